@@ -1,0 +1,13 @@
+// A ProtocolError is what the parser says when the bytes cannot be a valid HTTP/1.1 request.
+// It carries the status to answer with; the message is the short reason that goes in the
+// plain-text body (Waitress style). After one, the connection answers once and closes.
+
+export class ProtocolError extends Error {
+  constructor(
+    readonly status: number,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = "ProtocolError";
+  }
+}

@@ -1,0 +1,85 @@
+// Serialising a response head and the chunked coding (RFC 9112 §4, §6, §7.1).
+// Strategy: the head is built as one latin-1 string and converted once, so a response costs one
+// allocation for its head. Names and values from the app are checked here, at the last moment
+// before they reach the wire, so no app can split a response (CR/LF/NUL injection).
+
+import { STATUS_TEXT } from "./status.ts";
+import { FIELD_VALUE_CHAR, TCHAR } from "./grammar.ts";
+
+/** An app handed tray a header that would corrupt the response. A bug in the app, named as such. */
+export class ResponseHeaderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ResponseHeaderError";
+  }
+}
+
+/** How the body is delimited (RFC 9112 §6.3). "none": no body may follow (HEAD, 1xx, 204, 304). */
+export type Framing = "length" | "chunked" | "close" | "none";
+
+export interface ResponseHeadInit {
+  status: number;
+  statusText?: string;
+  /** Flat [name, value, ...] from the app; framing and hop-by-hop fields are set by tray. */
+  headers: string[];
+  date: string;
+  /** Server header value; "" sends none. */
+  server: string;
+  framing: Framing;
+  contentLength?: number;
+  keepAlive: boolean;
+  versionMinor: number;
+}
+
+export const CRLF = new Uint8Array([0x0d, 0x0a]);
+export const LAST_CHUNK = new Uint8Array([0x30, 0x0d, 0x0a, 0x0d, 0x0a]);
+
+/** Fields tray owns: an app's copy would contradict the framing tray chose (RFC 9112 §6.1, §9.6). */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "date", "server", "upgrade", "proxy-connection", "te", "trailer"]);
+
+function checkName(name: string): void {
+  for (let i = 0; i < name.length; i++) {
+    if (TCHAR[name.charCodeAt(i)] !== 1 || name.length === 0) {
+      throw new ResponseHeaderError(`the app's response header name ${JSON.stringify(name)} is not a valid token`);
+    }
+  }
+  if (name.length === 0) throw new ResponseHeaderError("the app's response has an empty header name");
+}
+
+function checkValue(name: string, value: string): void {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0xff || FIELD_VALUE_CHAR[c] !== 1) {
+      throw new ResponseHeaderError(`the app's response header ${name} has a value with a CR, LF, NUL or other control character`);
+    }
+  }
+}
+
+export function serializeResponseHead(init: ResponseHeadInit): Uint8Array {
+  const reason = init.statusText !== undefined && init.statusText !== "" ? init.statusText : (STATUS_TEXT[init.status] ?? "");
+  checkValue("status text", reason);
+  let head = `HTTP/1.${init.versionMinor === 0 ? 0 : 1} ${init.status} ${reason}\r\n`;
+  const h = init.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i];
+    const value = h[i + 1];
+    checkName(name);
+    if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+    checkValue(name, value);
+    head += `${name}: ${value}\r\n`;
+  }
+  if (init.server !== "") head += `Server: ${init.server}\r\n`;
+  head += `Date: ${init.date}\r\n`;
+  if (init.framing === "length") head += `Content-Length: ${init.contentLength ?? 0}\r\n`;
+  else if (init.framing === "chunked") head += "Transfer-Encoding: chunked\r\n";
+  // RFC 9112 §9.3: HTTP/1.1 persists by default; HTTP/1.0 only with an explicit keep-alive.
+  if (!init.keepAlive || init.framing === "close") head += "Connection: close\r\n";
+  else if (init.versionMinor === 0) head += "Connection: keep-alive\r\n";
+  head += "\r\n";
+  return Buffer.from(head, "latin1");
+}
+
+/** RFC 9112 §7.1: chunk-size in hex, then CRLF; the data and its CRLF follow. */
+export function chunkHeader(size: number): Uint8Array {
+  return Buffer.from(size.toString(16) + "\r\n", "latin1");
+}
