@@ -1,0 +1,86 @@
+// The executable's entry point: argv -> Options -> serve() -> exit status (DESIGN.md §2).
+//
+// Strategy: citty holds the command's identity (name, version, description) and runs it, but
+// argv is parsed by parseOptions() from src/options.ts, whose OPTION_TABLE is the one source of
+// names, help and validation. citty is not given the options because it fights Waitress's
+// command line: its parser (node:util parseArgs with strict: false) accepts unknown options
+// silently, keeps only the last of a repeated option (--listen), turns any --no-X into X=false
+// even for options that are not booleans, exits 1 (not 2) on usage errors after printing its own
+// usage, and renders its own --help. So citty runs the command, and the table does the rest.
+//
+// Every problem the user can cause on the command line is a UsageError: one line on stderr,
+// exit 2, before anything listens. Anything else escaping serve() is a bug in tray, said so.
+import { defineCommand, runCommand } from "citty";
+import packageJson from "../package.json" with { type: "json" };
+import { parseOptions, renderHelp, resolveListenerNames, UsageError } from "./options.ts";
+import type { Options } from "./options.ts";
+import { serve } from "./server/serve.ts";
+
+/** Exit statuses (the serve() status is passed through). */
+export const EXIT_OK = 0;
+export const EXIT_BUG = 1;
+export const EXIT_USAGE = 2;
+
+/** Bundled at build time (bun build inlines the JSON import), so the binary needs no package.json. */
+export const VERSION: string = packageJson.version;
+
+function versionLine(): string {
+  return `tray ${VERSION} (bun ${Bun.version})\n`;
+}
+
+/** Writes and waits until the bytes are handed to the OS, so process.exit() cannot cut them off. */
+function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    stream.write(text, () => resolve());
+  });
+}
+
+async function usageFailure(error: UsageError): Promise<number> {
+  // One line, GNU style, so a supervisor's log shows the whole story in one entry.
+  await write(process.stderr, `tray: ${error.message} Try 'tray --help'.\n`);
+  return EXIT_USAGE;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: Options;
+  try {
+    options = parseOptions(argv, process.env);
+    if (options.help) {
+      await write(process.stdout, renderHelp());
+      return EXIT_OK;
+    }
+    if (options.version) {
+      await write(process.stdout, versionLine());
+      return EXIT_OK;
+    }
+    for (const warning of options.warnings) await write(process.stderr, `tray: warning: ${warning}\n`);
+    // Host names become the addresses they resolve to (Waitress binds every getaddrinfo() result);
+    // a name that does not resolve is a usage error, found before anything listens.
+    options.listeners = await resolveListenerNames(options);
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure(error);
+    throw error;
+  }
+  try {
+    return await serve(options);
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure(error);
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    await write(process.stderr, `tray: internal error (a bug in tray; please report it): ${detail}\n`);
+    return EXIT_BUG;
+  }
+}
+
+const command = defineCommand({
+  meta: {
+    name: "tray",
+    version: VERSION,
+    description: packageJson.description,
+  },
+  run: async ({ rawArgs }) => {
+    process.exit(await main(rawArgs));
+  },
+});
+
+// process.argv is [runtime, script, ...args] in `bun src/cli.ts` and in the compiled binary alike.
+await runCommand(command, { rawArgs: process.argv.slice(2) });
