@@ -38,12 +38,9 @@ export const LAST_CHUNK = new Uint8Array([0x30, 0x0d, 0x0a, 0x0d, 0x0a]);
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "date", "server", "upgrade", "proxy-connection", "te", "trailer"]);
 
 function checkName(name: string): void {
-  for (let i = 0; i < name.length; i++) {
-    if (TCHAR[name.charCodeAt(i)] !== 1 || name.length === 0) {
-      throw new ResponseHeaderError(`the app's response header name ${JSON.stringify(name)} is not a valid token`);
-    }
-  }
-  if (name.length === 0) throw new ResponseHeaderError("the app's response has an empty header name");
+  let ok = name.length > 0;
+  for (let i = 0; ok && i < name.length; i++) ok = TCHAR[name.charCodeAt(i)] === 1;
+  if (!ok) throw new ResponseHeaderError(`the app's response header name ${JSON.stringify(name)} is not a valid token`);
 }
 
 function checkValue(name: string, value: string): void {
@@ -70,7 +67,10 @@ export function serializeResponseHead(init: ResponseHeadInit): Uint8Array {
   }
   if (init.server !== "") head += `Server: ${init.server}\r\n`;
   head += `Date: ${init.date}\r\n`;
-  if (init.framing === "length") head += `Content-Length: ${init.contentLength ?? 0}\r\n`;
+  // A HEAD response may carry the Content-Length a GET would have had (RFC 9110 §8.6).
+  if (init.framing === "length" || (init.framing === "none" && init.contentLength !== undefined)) {
+    head += `Content-Length: ${init.contentLength ?? 0}\r\n`;
+  }
   else if (init.framing === "chunked") head += "Transfer-Encoding: chunked\r\n";
   // RFC 9112 §9.3: HTTP/1.1 persists by default; HTTP/1.0 only with an explicit keep-alive.
   if (!init.keepAlive || init.framing === "close") head += "Connection: close\r\n";

@@ -1,8 +1,139 @@
-// CONTRACT STUB — replaced by the server work. serve() starts the pool, listens, and resolves when
-// the server has shut down; cli.ts exits with the code it resolves to.
+// serve(): the server's life, start to exit (Waitress's create_server + run).
+// Order matters: the Workers load the app BEFORE anything listens, so a bad app fails start-up
+// with nothing bound; then the listeners open; then connections are served until SIGINT/SIGTERM,
+// when tray stops accepting, lets in-flight requests finish within --shutdown-timeout, and exits 0.
+
+import type { Socket } from "node:net";
 import type { Options } from "../options.ts";
+import { WorkerPool } from "../pool/pool.ts";
+import { AppLoadError } from "../app/loader.ts";
+import { parseAppSpec } from "../app/loader.ts";
+import { Connection } from "./connection.ts";
+import type { ConnectionContext } from "./connection.ts";
+import { ListenError, closeListeners, openListeners } from "./listeners.ts";
+import type { Listener } from "./listeners.ts";
+import type { Peer } from "./request-origin.ts";
+import { proxyOrigin } from "./proxy-headers.ts";
+
+export function log(line: string): void {
+  process.stderr.write(line + "\n");
+}
 
 export async function serve(options: Options): Promise<number> {
-  void options;
-  throw new Error("serve() is not written yet");
+  const pool = new WorkerPool({
+    threads: options.threads,
+    app: parseAppSpec(options.app ?? "", process.cwd(), options.call),
+    exposeTracebacks: options.exposeTracebacks,
+    highWatermark: options.outbufHighWatermark,
+    log,
+  });
+  try {
+    await pool.start();
+  } catch (err) {
+    if (err instanceof AppLoadError) {
+      log(`tray: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+
+  const connections = new Set<Connection>();
+  /** Sockets accepted while --connection-limit connections are open: they wait, unread. */
+  const waiting: Array<[Socket, Listener]> = [];
+  let stopping = false;
+
+  const ctx: ConnectionContext = {
+    options,
+    pool,
+    log,
+    origin: (head, peer) => proxyOrigin(head, peer, options, log),
+    onClose: (connection) => {
+      connections.delete(connection);
+      admitWaiting();
+      if (stopping && connections.size === 0) finish();
+    },
+  };
+
+  function peerOf(socket: Socket, listener: Listener): Peer {
+    if (listener.address.kind === "unix") return { address: "", port: 0, family: "", transport: "unix", localPort: 0 };
+    const family = socket.remoteFamily === "IPv6" ? "IPv6" : socket.remoteFamily === "IPv4" ? "IPv4" : "";
+    return { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0, family, transport: "tcp", localPort: socket.localPort ?? 0 };
+  }
+
+  function accept(socket: Socket, listener: Listener): void {
+    if (stopping) {
+      socket.destroy();
+      return;
+    }
+    if (connections.size >= options.connectionLimit) {
+      // Waitress stops calling accept(); node:net cannot, so the socket waits here unread.
+      socket.pause();
+      if (waiting.length >= options.backlog) socket.destroy();
+      else waiting.push([socket, listener]);
+      return;
+    }
+    connections.add(new Connection(socket, ctx, peerOf(socket, listener)));
+  }
+
+  function admitWaiting(): void {
+    while (!stopping && waiting.length > 0 && connections.size < options.connectionLimit) {
+      const [socket, listener] = waiting.shift()!;
+      if (socket.destroyed) continue;
+      connections.add(new Connection(socket, ctx, peerOf(socket, listener)));
+      socket.resume();
+    }
+  }
+
+  let listeners: Listener[];
+  try {
+    listeners = await openListeners(options.listeners, { backlog: options.backlog, unixSocketPerms: options.unixSocketPerms, scheme: options.urlScheme }, accept);
+  } catch (err) {
+    await pool.close(0);
+    if (err instanceof ListenError) {
+      log(`tray: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+  for (const l of listeners) log(`Serving on ${l.display}`);
+
+  // Waitress's maintenance(): every cleanup_interval, close connections idle past channel_timeout.
+  const sweep = setInterval(() => {
+    const cutoff = Date.now() - options.channelTimeout * 1000;
+    for (const c of connections) if (!c.busy && c.lastActivity < cutoff) c.destroy();
+  }, options.cleanupInterval * 1000);
+
+  let resolveExit: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  let finished = false;
+  async function finish(): Promise<void> {
+    if (finished) return;
+    finished = true;
+    clearInterval(sweep);
+    await pool.close(0);
+    resolveExit(0);
+  }
+
+  function stop(signal: string): void {
+    if (stopping) {
+      log(`Received ${signal} again, exiting now`);
+      resolveExit(0);
+      return;
+    }
+    stopping = true;
+    log(`Received ${signal}, shutting down (waiting up to ${options.shutdownTimeout}s for in-flight requests)`);
+    closeListeners(listeners);
+    for (const [socket] of waiting.splice(0)) socket.destroy();
+    for (const c of connections) c.shutdown();
+    if (connections.size === 0) void finish();
+    setTimeout(() => {
+      if (!finished) log("Shutdown grace period over: closing remaining connections");
+      for (const c of connections) c.destroy();
+      void finish();
+    }, options.shutdownTimeout * 1000).unref();
+  }
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+
+  return exited;
 }

@@ -1,0 +1,463 @@
+// One client connection (Waitress's channel), on the main thread.
+//
+// Strategy: socket bytes go through the parser; each request becomes an Exchange in a queue.
+// A request is dispatched to the Worker pool only once its body is whole; up to
+// 1 + --channel-request-lookahead requests of a connection run at once, and responses are
+// written strictly in request order (RFC 9112 §9.3.2). Each response collects its bytes in an
+// OutputBuffer; flush() moves the front response's bytes into the socket while the socket holds
+// less than --outbuf-overflow, and acknowledges them to the pool (flow control). All writes of one
+// turn go out as one socket.write (one syscall per batch, not per chunk).
+
+import type { Socket } from "node:net";
+import type { RequestHead } from "../http/parser.ts";
+import { RequestParser } from "../http/parser.ts";
+import type { ProtocolError } from "../http/errors.ts";
+import { CRLF, LAST_CHUNK, ResponseHeaderError, chunkHeader, serializeResponseHead } from "../http/response.ts";
+import type { Framing } from "../http/response.ts";
+import type { PoolRequest, ResponseSink, WorkerPool } from "../pool/pool.ts";
+import type { Options } from "../options.ts";
+import { RequestBody } from "./request-body.ts";
+import type { ReceivedBody } from "./request-body.ts";
+import { OutputBuffer } from "./output-buffer.ts";
+import { errorResponse } from "./error-response.ts";
+import { httpDate } from "./date.ts";
+import { rmSync } from "node:fs";
+import type { Peer, RequestOrigin } from "./request-origin.ts";
+
+/** Parsed requests a connection may hold before it stops reading the socket. */
+export const MAX_QUEUED_REQUESTS = 32;
+
+const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+
+export interface ConnectionContext {
+  options: Options;
+  pool: WorkerPool;
+  log: (line: string) => void;
+  /** Scheme, host and client address for a request (proxy headers are applied here). */
+  origin: (head: RequestHead, peer: Peer) => RequestOrigin | ProtocolError;
+  onClose: (connection: Connection) => void;
+}
+
+interface Exchange {
+  head: RequestHead;
+  body: RequestBody | null;
+  received: ReceivedBody | null;
+  id: number; // pool id; -1 until dispatched
+  out: OutputBuffer;
+  headSent: boolean;
+  continueSent: boolean;
+  done: boolean;
+  framing: Framing;
+  remaining: number; // Content-Length bytes still owed
+  keepAlive: boolean;
+  unacked: number;
+  requestLine: string;
+}
+
+export class Connection {
+  lastActivity = Date.now();
+  private readonly parser: RequestParser;
+  private readonly queue: Exchange[] = [];
+  private receiving: Exchange | null = null;
+  private running = 0;
+  private readonly maxRunning: number;
+  /** A framing error answered after the requests before it: then the connection closes. */
+  private pendingError: Uint8Array | null = null;
+  /** No more requests will be read (Connection: close, error, shutdown). */
+  private closing = false;
+  private closed = false;
+  private paused = false;
+  private flushScheduled = false;
+  private readonly flushBound = () => this.flush();
+
+  constructor(
+    readonly socket: Socket,
+    private readonly ctx: ConnectionContext,
+    private readonly peer: Peer,
+  ) {
+    const o = ctx.options;
+    this.parser = new RequestParser({ maxHeadSize: o.maxRequestHeaderSize, maxBodySize: o.maxRequestBodySize });
+    this.maxRunning = 1 + o.channelRequestLookahead;
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("drain", this.flushBound);
+    socket.on("error", (err: Error) => this.onSocketError(err));
+    socket.on("close", () => this.onClose());
+    // A half-closed client has sent all it will: answer what was asked, then close (RFC 9112 §9.6).
+    socket.on("end", () => {
+      this.closing = true;
+      if (this.receiving !== null) this.dropReceiving();
+      this.scheduleFlush();
+    });
+  }
+
+  /** True when no request is in flight: a timeout or shutdown may close it. */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.receiving === null;
+  }
+
+  get busy(): boolean {
+    return this.running > 0;
+  }
+
+  // --- reading requests ----------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    this.lastActivity = Date.now();
+    if (this.closing) return;
+    const events = this.parser.feed(chunk);
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i];
+      switch (ev.type) {
+        case "head":
+          this.onHead(ev.head);
+          break;
+        case "data":
+          this.receiving!.body!.append(ev.data);
+          break;
+        case "end":
+          this.onRequestEnd();
+          break;
+        case "error":
+          this.onProtocolError(ev.error);
+          break;
+      }
+    }
+    if (this.queue.length >= MAX_QUEUED_REQUESTS && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private onHead(head: RequestHead): void {
+    const hasBody = head.chunked || (head.contentLength !== null && head.contentLength > 0);
+    const ex: Exchange = {
+      head,
+      body: hasBody ? new RequestBody(this.ctx.options.inbufOverflow) : null,
+      received: null,
+      id: -1,
+      out: new OutputBuffer(this.ctx.options.outbufOverflow),
+      headSent: false,
+      continueSent: !head.expectContinue || !hasBody,
+      done: false,
+      framing: "none",
+      remaining: 0,
+      keepAlive: head.keepAlive,
+      unacked: 0,
+      requestLine: `${head.method} ${head.target} HTTP/1.${head.versionMinor}`,
+    };
+    this.queue.push(ex);
+    this.receiving = ex;
+    if (!head.keepAlive) this.closing = true;
+    // RFC 9110 §10.1.1: 100 (Continue) before reading the body, once this request is next in line.
+    if (!ex.continueSent) this.scheduleFlush();
+  }
+
+  private onRequestEnd(): void {
+    const ex = this.receiving!;
+    this.receiving = null;
+    ex.continueSent = true; // the body is here: no 100 needed any more
+    ex.received = ex.body === null ? { body: null, bodyFile: null, length: 0 } : ex.body.finish();
+    ex.body = null;
+    this.dispatchReady();
+  }
+
+  private onProtocolError(error: ProtocolError): void {
+    if (this.receiving !== null) this.dropReceiving();
+    this.closing = true;
+    this.pendingError = errorResponse(error.status, error.message, this.ctx.options.ident);
+    this.scheduleFlush();
+  }
+
+  /** Forgets a request whose bytes stopped coming (error or half-close mid-request). */
+  private dropReceiving(): void {
+    const ex = this.receiving!;
+    this.receiving = null;
+    ex.body?.discard();
+    const i = this.queue.indexOf(ex);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  private dispatchReady(): void {
+    for (let i = 0; i < this.queue.length && this.running < this.maxRunning; i++) {
+      const ex = this.queue[i];
+      if (ex.id === -1 && ex.received !== null) this.dispatch(ex);
+    }
+  }
+
+  private dispatch(ex: Exchange): void {
+    const origin = this.ctx.origin(ex.head, this.peer);
+    if (!("url" in origin)) {
+      // A request the proxy-header rules refuse: answer it and close, like any bad request.
+      this.closing = true;
+      ex.id = 0;
+      this.running++;
+      ex.out.push(errorResponse(origin.status, origin.message, this.ctx.options.ident));
+      ex.headSent = true;
+      ex.keepAlive = false;
+      ex.done = true;
+      this.deleteBodyFile(ex);
+      this.scheduleFlush();
+      return;
+    }
+    const received = ex.received!;
+    const request: PoolRequest = {
+      method: ex.head.method,
+      url: origin.url,
+      headers: origin.headers,
+      body: received.body,
+      bodyFile: received.bodyFile,
+      bodyLength: received.length,
+      remote: origin.remote,
+      family: origin.family,
+      scriptName: this.ctx.options.urlPrefix,
+      requestLine: ex.requestLine,
+    };
+    received.body = null;
+    this.running++;
+    ex.id = this.ctx.pool.dispatch(request, this.sinkFor(ex));
+  }
+
+  // --- the response, from the pool -----------------------------------------------------------
+
+  private sinkFor(ex: Exchange): ResponseSink {
+    return {
+      head: (status, statusText, headers, bodyLength) => this.onResponseHead(ex, status, statusText, headers, bodyLength),
+      data: (chunk) => this.onResponseData(ex, chunk),
+      end: () => this.onResponseEnd(ex),
+      error: (status, body) => this.onResponseError(ex, status, body),
+    };
+  }
+
+  private onResponseHead(ex: Exchange, status: number, statusText: string, headers: string[], bodyLength: number | null): void {
+    if (this.closed || ex.headSent) return;
+    const head = ex.head;
+    const noBody = head.method === "HEAD" || status < 200 || status === 204 || status === 304;
+    let framing: Framing;
+    if (noBody) framing = "none";
+    else if (bodyLength !== null) framing = "length";
+    else if (head.versionMinor >= 1) framing = "chunked";
+    else framing = "close"; // RFC 9112 §6.3 item 8: HTTP/1.0 reads to close
+    ex.framing = framing;
+    ex.remaining = bodyLength ?? 0;
+    ex.keepAlive = ex.keepAlive && framing !== "close" && !(this.closing && this.isLast(ex));
+    let bytes: Uint8Array;
+    try {
+      bytes = serializeResponseHead({
+        status,
+        statusText,
+        headers,
+        date: httpDate(),
+        server: this.ctx.options.ident,
+        framing,
+        contentLength: bodyLength === null || status === 204 || status === 304 || status < 200 ? undefined : bodyLength,
+        keepAlive: ex.keepAlive,
+        versionMinor: head.versionMinor,
+      });
+    } catch (err) {
+      if (!(err instanceof ResponseHeaderError)) throw err;
+      this.ctx.log(`Error in app while handling "${ex.requestLine}": ${err.message}`);
+      this.ctx.pool.cancel(ex.id);
+      this.onResponseError(ex, 500, "Internal Server Error");
+      return;
+    }
+    ex.headSent = true;
+    ex.out.push(bytes);
+    this.scheduleFlush();
+  }
+
+  private onResponseData(ex: Exchange, chunk: Uint8Array): void {
+    if (this.closed || ex.done || !ex.headSent) return;
+    const n = chunk.byteLength;
+    if (n === 0) return;
+    switch (ex.framing) {
+      case "none":
+        this.ctx.pool.ack(ex.id, n); // HEAD / no-body status: the bytes are dropped (RFC 9110 §9.3.2)
+        return;
+      case "length":
+        if (n > ex.remaining) {
+          // The app sent more than its Content-Length: send what was promised, then close.
+          if (ex.remaining > 0) ex.out.push(chunk.subarray(0, ex.remaining));
+          ex.remaining = 0;
+          ex.keepAlive = false;
+          this.ctx.log(`Error in app while handling "${ex.requestLine}": response body longer than its Content-Length`);
+          this.ctx.pool.cancel(ex.id);
+          ex.done = true;
+          this.scheduleFlush();
+          return;
+        }
+        ex.remaining -= n;
+        ex.out.push(chunk);
+        break;
+      case "chunked":
+        ex.out.push(chunkHeader(n));
+        ex.out.push(chunk);
+        ex.out.push(CRLF);
+        break;
+      case "close":
+        ex.out.push(chunk);
+        break;
+    }
+    ex.unacked += n;
+    this.scheduleFlush();
+  }
+
+  private onResponseEnd(ex: Exchange): void {
+    if (this.closed || ex.done) return;
+    if (ex.framing === "chunked") ex.out.push(LAST_CHUNK);
+    if (ex.framing === "length" && ex.remaining > 0) {
+      // Shorter than its Content-Length: the client must not take it as complete (RFC 9112 §6.3).
+      this.ctx.log(`Error in app while handling "${ex.requestLine}": response body shorter than its Content-Length`);
+      ex.keepAlive = false;
+      ex.framing = "close";
+    }
+    ex.done = true;
+    this.scheduleFlush();
+  }
+
+  private onResponseError(ex: Exchange, status: number, body: string): void {
+    if (this.closed || ex.done) return;
+    if (!ex.headSent) {
+      ex.out.push(errorResponse(status, body, this.ctx.options.ident, ex.keepAlive && !(this.closing && this.isLast(ex)), ex.head.versionMinor, ex.head.method === "HEAD"));
+      ex.headSent = true;
+      if (this.closing && this.isLast(ex)) ex.keepAlive = false;
+    } else {
+      // Part of a response is already out: the only honest signal left is closing (RFC 9112 §8).
+      ex.keepAlive = false;
+      ex.framing = "close";
+    }
+    ex.done = true;
+    this.scheduleFlush();
+  }
+
+  private isLast(ex: Exchange): boolean {
+    return this.queue[this.queue.length - 1] === ex && this.receiving === null;
+  }
+
+  // --- writing -------------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    queueMicrotask(this.flushBound);
+  }
+
+  /** Moves ready bytes into the socket in request order, in one write. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    const socket = this.socket;
+    const limit = this.ctx.options.outbufOverflow;
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    let endAfter = false;
+    while (this.queue.length > 0) {
+      const ex = this.queue[0];
+      if (!ex.continueSent) {
+        ex.continueSent = true;
+        if (!ex.headSent) {
+          parts.push(CONTINUE);
+          size += CONTINUE.byteLength;
+        }
+      }
+      let chunk: Uint8Array | null;
+      while (socket.writableLength + size < limit && (chunk = ex.out.shift()) !== null) {
+        parts.push(chunk);
+        size += chunk.byteLength;
+      }
+      if (ex.unacked > 0) {
+        const ackable = ex.unacked - ex.out.length;
+        if (ackable > 0) {
+          ex.unacked -= ackable;
+          this.ctx.pool.ack(ex.id, ackable);
+        }
+      }
+      if (!ex.done || ex.out.length > 0) break;
+      this.queue.shift();
+      this.finishExchange(ex);
+      if (!ex.keepAlive || ex.framing === "close") {
+        endAfter = true;
+        break;
+      }
+    }
+    if (!endAfter && this.queue.length === 0 && this.receiving === null && this.closing) {
+      if (this.pendingError !== null) {
+        parts.push(this.pendingError);
+        this.pendingError = null;
+      }
+      endAfter = true;
+    }
+    if (parts.length > 0) {
+      socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
+      this.lastActivity = Date.now();
+    }
+    if (endAfter) {
+      this.closeGracefully();
+      return;
+    }
+    this.dispatchReady();
+    if (this.paused && this.queue.length < MAX_QUEUED_REQUESTS / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private finishExchange(ex: Exchange): void {
+    if (ex.id !== -1) this.running--;
+    ex.out.dispose();
+    this.deleteBodyFile(ex);
+  }
+
+  private deleteBodyFile(ex: Exchange): void {
+    const file = ex.received?.bodyFile;
+    if (file) {
+      rmSync(file, { force: true });
+      ex.received!.bodyFile = null;
+    }
+  }
+
+  // --- closing -------------------------------------------------------------------------------
+
+  /** Stop reading and close once the queued responses are written (shutdown). */
+  shutdown(): void {
+    this.closing = true;
+    if (this.receiving !== null) this.dropReceiving();
+    this.scheduleFlush();
+  }
+
+  /** Ends the socket after pending writes; destroys it if the client does not let go. */
+  private closeGracefully(): void {
+    if (this.closed) return;
+    this.closing = true;
+    this.socket.end();
+    // RFC 9112 §9.6: close in stages; a client that never closes its side is cut off.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onSocketError(err: Error): void {
+    if (this.ctx.options.logSocketErrors && !this.idle) {
+      this.ctx.log(`Socket error from ${this.peer.address}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+    }
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ctx.options.logSocketErrors && !this.idle && this.queue.some((ex) => !ex.done)) {
+      this.ctx.log(`Client ${this.peer.address} disconnected before its response was complete`);
+    }
+    if (this.receiving !== null) this.dropReceiving();
+    for (const ex of this.queue) {
+      if (ex.id !== -1 && !ex.done) this.ctx.pool.cancel(ex.id);
+      ex.done = true;
+      ex.out.dispose();
+      this.deleteBodyFile(ex);
+    }
+    this.queue.length = 0;
+    this.running = 0;
+    this.ctx.onClose(this);
+  }
+}

@@ -1,0 +1,27 @@
+// The whole response tray sends on its own behalf: a framing error (400/413/414/431/501/505),
+// or an app failure (500/503). A short plain-text body naming the problem, Waitress style.
+
+import { serializeResponseHead } from "../http/response.ts";
+import { STATUS_TEXT } from "../http/status.ts";
+import { httpDate } from "./date.ts";
+
+/** "Bad Request\n\nInvalid Content-Length\n" for a reason; the body as given when it already starts with the status text. */
+export function errorBody(status: number, reason: string): string {
+  const title = STATUS_TEXT[status] ?? "Error";
+  return reason.startsWith(title) ? `${reason}\n` : `${title}\n\n${reason}\n`;
+}
+
+export function errorResponse(status: number, reason: string, ident: string, keepAlive = false, versionMinor = 1, headOnly = false): Uint8Array {
+  const body = Buffer.from(errorBody(status, reason), "utf8");
+  const head = serializeResponseHead({
+    status,
+    headers: ["Content-Type", "text/plain; charset=utf-8"],
+    date: httpDate(),
+    server: ident,
+    framing: headOnly ? "none" : "length",
+    contentLength: body.byteLength,
+    keepAlive,
+    versionMinor,
+  });
+  return headOnly ? head : Buffer.concat([head, body]);
+}

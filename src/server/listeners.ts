@@ -1,0 +1,89 @@
+// The listening sockets (Waitress's server.py): TCP host/port pairs and a unix socket, opened
+// before anything is served so a bad address fails start-up, not the first request.
+
+import { createServer } from "node:net";
+import type { Server, Socket } from "node:net";
+import { chmodSync, lstatSync, rmSync } from "node:fs";
+import type { ListenAddress } from "../options.ts";
+
+export interface Listener {
+  server: Server;
+  address: ListenAddress;
+  /** "http://127.0.0.1:8080", "http://[::1]:8080", "unix:/run/tray.sock" */
+  display: string;
+}
+
+/** A user-caused start-up problem (address in use, bad path): one sentence, exit 1. */
+export class ListenError extends Error {}
+
+function displayHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+function listenOne(address: ListenAddress, backlog: number, ipv6Only: boolean, onSocket: (socket: Socket, listener: Listener) => void, scheme: string): Promise<Listener> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({ noDelay: true });
+    const listener: Listener = { server, address, display: "" };
+    server.on("connection", (socket: Socket) => onSocket(socket, listener));
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      const where = address.kind === "unix" ? address.path : `${displayHost(address.host)}:${address.port}`;
+      const why = err.code === "EADDRINUSE" ? "the address is already in use" : err.code === "EACCES" ? "permission denied" : err.code === "EADDRNOTAVAIL" ? "the address is not available on this machine" : err.message;
+      reject(new ListenError(`cannot listen on ${where}: ${why}`));
+    });
+    if (address.kind === "unix") {
+      server.listen({ path: address.path, backlog }, () => {
+        listener.display = `unix:${address.path}`;
+        resolve(listener);
+      });
+    } else {
+      server.listen({ host: address.host, port: address.port, backlog, ipv6Only }, () => {
+        const bound = server.address();
+        const port = typeof bound === "object" && bound !== null ? bound.port : address.port;
+        listener.display = `${scheme}://${displayHost(address.host)}:${port}`;
+        resolve(listener);
+      });
+    }
+  });
+}
+
+/** Removes a stale socket file left by a previous run; refuses to remove anything else. */
+function clearStaleSocket(path: string): void {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) throw new ListenError(`cannot listen on ${path}: it exists and is not a socket`);
+  rmSync(path, { force: true });
+}
+
+export async function openListeners(
+  addresses: ListenAddress[],
+  opts: { backlog: number; unixSocketPerms: number; scheme: string },
+  onSocket: (socket: Socket, listener: Listener) => void,
+): Promise<Listener[]> {
+  const opened: Listener[] = [];
+  // Binding "::" alongside "0.0.0.0" needs IPV6_V6ONLY, or the second bind fails on Linux.
+  const bothWildcards = addresses.some((a) => a.kind === "tcp" && a.host === "0.0.0.0") && addresses.some((a) => a.kind === "tcp" && a.host === "::");
+  try {
+    for (const address of addresses) {
+      if (address.kind === "unix") clearStaleSocket(address.path);
+      const ipv6Only = address.kind === "tcp" && address.host === "::" && bothWildcards;
+      const listener = await listenOne(address, opts.backlog, ipv6Only, onSocket, opts.scheme);
+      if (address.kind === "unix") chmodSync(address.path, opts.unixSocketPerms);
+      opened.push(listener);
+    }
+  } catch (err) {
+    closeListeners(opened);
+    throw err;
+  }
+  return opened;
+}
+
+export function closeListeners(listeners: Listener[]): void {
+  for (const l of listeners) {
+    l.server.close();
+    if (l.address.kind === "unix") rmSync(l.address.path, { force: true });
+  }
+}
