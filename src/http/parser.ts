@@ -85,10 +85,11 @@ const enum State {
   Dead,
 }
 
-type Bytes = Buffer;
+/** Buffer, for its native latin1Slice (Bun and Node have it; the types do not declare it). */
+type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
 
 function asBuffer(chunk: Uint8Array): Bytes {
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)) as Bytes;
 }
 
 export class RequestParser {
@@ -97,7 +98,7 @@ export class RequestParser {
   private events: ParserEvent[] = [];
 
   // Unconsumed bytes: either the caller's chunk (pending === null) or our own growable buffer.
-  private input: Bytes = Buffer.alloc(0);
+  private input: Bytes = Buffer.alloc(0) as Bytes;
   private pos = 0;
   private end = 0;
   private own: Bytes | null = null;
@@ -130,7 +131,7 @@ export class RequestParser {
       this.events.push({ type: "error", error: e });
       this.state = State.Dead;
       this.own = null;
-      this.input = Buffer.alloc(0);
+      this.input = Buffer.alloc(0) as Bytes;
       this.pos = this.end = this.scan = 0;
       return this.events;
     }
@@ -161,7 +162,7 @@ export class RequestParser {
       this.end = pending;
     }
     if (need > own.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.max(need, own.byteLength * 2));
+      const grown = Buffer.allocUnsafe(Math.max(need, own.byteLength * 2)) as Bytes;
       own.copy(grown, 0, 0, this.end);
       own = grown;
     }
@@ -177,11 +178,11 @@ export class RequestParser {
     if (pending === 0) {
       this.scan = 0;
       this.pos = this.end = 0;
-      this.input = Buffer.alloc(0);
+      this.input = Buffer.alloc(0) as Bytes;
       return;
     }
     if (this.own === this.input) return;
-    const own = Buffer.allocUnsafe(Math.max(pending * 2, 1024));
+    const own = Buffer.allocUnsafe(Math.max(pending * 2, 1024)) as Bytes;
     this.input.copy(own, 0, this.pos, this.end);
     this.scan -= this.pos;
     this.pos = 0;
