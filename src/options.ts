@@ -417,7 +417,7 @@ function unknownOption(arg: string): UsageError {
     if (d < bestDistance) [best, bestDistance] = [n, d];
   }
   const shown = arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
-  const hint = bestDistance <= Math.max(2, Math.floor(name.length / 4)) ? `; did you mean '--${best}'?` : ".";
+  const hint = bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? `; did you mean '--${best}'?` : ".";
   return new UsageError(`unknown option ${quote(shown)}${hint}`);
 }
 
@@ -640,7 +640,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     if (spec.type === "bool") {
       target[spec.key] = values[values.length - 1] === "true";
     } else if (spec.repeatable) {
-      target[spec.key] = [...new Set(values.flatMap((v) => spec.parse!(v) as string[]))];
+      target[spec.key] = values.flatMap((v) => spec.parse!(v) as string[]);
     } else {
       // The last occurrence wins (getopt and Waitress do the same); every occurrence must be valid.
       for (const v of values) target[spec.key] = spec.parse!(v);
@@ -697,7 +697,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     } else {
       // --host takes a bare IPv6 address too (Waitress builds "host:port" and splits on the last ':').
       options.listeners = tcpListeners(
-        [{ host: options.host, port: defaultPort(), source: `--host=${options.host}`, brackets: false }],
+        [{ host: options.host, port: defaultPort(), source: given("host") ? `--host=${options.host}` : `the default host ${options.host}`, brackets: false }],
         options.ipv4,
         options.ipv6,
       );
@@ -714,7 +714,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       `--trusted-proxy was given without --trusted-proxy-headers, so only X-Forwarded-Proto is trusted (as in Waitress); name the headers to trust explicitly.`,
     );
   }
-  const headers = options.trustedProxyHeaders;
+  const headers = [...new Set(options.trustedProxyHeaders)];
+  options.trustedProxyHeaders = headers;
   if (headers.includes("forwarded") && headers.length > 1) {
     throw new UsageError(`--trusted-proxy-headers cannot trust both Forwarded and X-Forwarded-* headers; choose one kind.`);
   }
