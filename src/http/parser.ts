@@ -48,6 +48,8 @@ export const DEFAULT_LIMITS: ParserLimits = {
 export const MAX_LEADING_EMPTY_LINES = 8;
 /** A chunk-size line with its extensions (RFC 9112 §7.1.1 lets a server bound them). */
 export const MAX_CHUNK_LINE = 4096;
+/** How far checkUnfinishedTarget looks for the end of the method. */
+const MAX_METHOD_SCAN = 256;
 /** Past 2^53 a JS number loses precision; 15 decimal digits is always exact (RFC 9112 §6.3). */
 const MAX_LENGTH_DIGITS = 15;
 
@@ -258,10 +260,17 @@ export class RequestParser {
     }
     if (this.pos === this.end) return false;
     const headEnd = this.findSectionEnd(this.limits.maxHeadSize, "Request header fields too large");
-    if (headEnd === -1) return false;
+    if (headEnd === -1) {
+      this.checkUnfinishedTarget();
+      return false;
+    }
     const head = this.parseHead(this.pos, headEnd);
     this.pos = headEnd;
     this.emptyLines = 0;
+    // RFC 9110 §8.6: refuse a declared length over the limit before reading any of it.
+    if (head.contentLength !== null && head.contentLength > this.limits.maxBodySize) {
+      throw new ProtocolError(413, "Request body too large");
+    }
     this.events.push({ type: "head", head });
     this.keepAlive = head.keepAlive;
     this.received = 0;
@@ -275,6 +284,25 @@ export class RequestParser {
       this.endMessage([]);
     }
     return true;
+  }
+
+  /**
+   * A request line still without its LF: once its target alone is past maxTargetLength, answer
+   * 414 now instead of buffering up to the head limit. Scans exactly as parseRequestLine does, so
+   * the verdict is the same however the bytes were split.
+   */
+  private checkUnfinishedTarget(): void {
+    const buf = this.input;
+    if (buf.indexOf(LF, this.pos) !== -1 && buf.indexOf(LF, this.pos) < this.end) return;
+    let i = this.pos;
+    // Bounded, so slow bytes of an endless token cost O(1) each; the head limit ends those.
+    const methodStop = Math.min(this.end, this.pos + MAX_METHOD_SCAN);
+    while (i < methodStop && TCHAR[buf[i]] === 1) i++;
+    if (i === this.pos || i === methodStop || buf[i] !== SP) return;
+    const targetStart = ++i;
+    const stop = Math.min(this.end, targetStart + this.limits.maxTargetLength + 1);
+    while (i < stop && TARGET_CHAR[buf[i]] === 1) i++;
+    if (i - targetStart > this.limits.maxTargetLength) throw new ProtocolError(414, "Request-target too long");
   }
 
   private endMessage(trailers: string[]): void {
@@ -381,9 +409,10 @@ export class RequestParser {
     if (i === start || i === end || buf[i] !== SP) throw new ProtocolError(400, "Malformed request line");
     const method = buf.latin1Slice(start, i);
     const targetStart = ++i;
-    while (i < end && TARGET_CHAR[buf[i]] === 1) i++;
-    if (i === targetStart || i === end || buf[i] !== SP) throw new ProtocolError(400, "Malformed request line");
+    const stop = Math.min(end, targetStart + this.limits.maxTargetLength + 1);
+    while (i < stop && TARGET_CHAR[buf[i]] === 1) i++;
     if (i - targetStart > this.limits.maxTargetLength) throw new ProtocolError(414, "Request-target too long");
+    if (i === targetStart || i === end || buf[i] !== SP) throw new ProtocolError(400, "Malformed request line");
     const target = buf.latin1Slice(targetStart, i);
     const versionMinor = parseVersion(buf, i + 1, end);
 
