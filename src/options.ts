@@ -198,7 +198,7 @@ function parseServerName(raw: string): string {
 }
 
 function parseApp(raw: string): string {
-  if (raw.trim() === "") throw new UsageError(`--app must name a module, as in --app=app.ts or --app=app.ts:handler.`);
+  if (raw.trim() === "") throw new UsageError(`the app name is empty; name a module, as in 'tray app.ts' or 'tray --app=app.ts:handler'.`);
   return raw;
 }
 

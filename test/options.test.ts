@@ -384,8 +384,9 @@ describe("bad values are UsageErrors with one sentence", () => {
     expect(usageError(["a.ts", "b.ts"])).toBe("give one app only, not 'a.ts' and 'b.ts'.");
   });
 
-  test("an empty --app", () => {
-    expect(usageError(["--app="])).toContain("--app must name a module");
+  test("an empty app name", () => {
+    expect(usageError(["--app="])).toContain("the app name is empty");
+    expect(usageError([""])).toContain("the app name is empty");
   });
 
   test("the first problem on the line is the one reported", () => {
