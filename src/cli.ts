@@ -18,7 +18,7 @@ import { serve } from "./server/serve.ts";
 
 /** Exit statuses (the serve() status is passed through). */
 export const EXIT_OK = 0;
-export const EXIT_BUG = 1;
+export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 /** Bundled at build time (bun build inlines the JSON import), so the binary needs no package.json. */
@@ -28,10 +28,12 @@ function versionLine(): string {
   return `tray ${VERSION} (bun ${Bun.version})\n`;
 }
 
-/** Writes and waits until the bytes are handed to the OS, so process.exit() cannot cut them off. */
-function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+/** Writes and waits until the bytes are handed to the OS, so process.exit() cannot cut them
+ *  off; resolves false if they could not be written (stdout on a full disk: --help > /dev/full). */
+function write(stream: NodeJS.WriteStream, text: string): Promise<boolean> {
   return new Promise((resolve) => {
-    stream.write(text, () => resolve());
+    stream.once("error", () => resolve(false));
+    stream.write(text, (error) => resolve(!error));
   });
 }
 
@@ -46,12 +48,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     options = parseOptions(argv, process.env);
     if (options.help) {
-      await write(process.stdout, renderHelp());
-      return EXIT_OK;
+      return (await write(process.stdout, renderHelp())) ? EXIT_OK : EXIT_FAILURE;
     }
     if (options.version) {
-      await write(process.stdout, versionLine());
-      return EXIT_OK;
+      return (await write(process.stdout, versionLine())) ? EXIT_OK : EXIT_FAILURE;
     }
     for (const warning of options.warnings) await write(process.stderr, `tray: warning: ${warning}\n`);
     // Host names become the addresses they resolve to (Waitress binds every getaddrinfo() result);
@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) return usageFailure(error);
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
     await write(process.stderr, `tray: internal error (a bug in tray; please report it): ${detail}\n`);
-    return EXIT_BUG;
+    return EXIT_FAILURE;
   }
 }
 
