@@ -153,3 +153,21 @@ describe("Expect (RFC 9110 §10.1.1)", () => {
   ];
   registerRows(rows);
 });
+
+describe("an error is reported when the bytes show it, not when the head ends", () => {
+  // None of these heads is finished, and none can become valid: a server that waits for the end
+  // of the head holds the connection open on a request it already knows is broken.
+  const rows: Row[] = [
+    ["a bare CR inside the request line, head unfinished", `GET / HTTP/1.1\rLine: 1\r\n`, rejects(400)],
+    ["a bad method in a finished request line", `G@T / HTTP/1.1\r\n`, rejects(400)],
+    ["HTTP/2.0 in a finished request line", `GET / HTTP/2.0\r\n`, rejects(505)],
+    ["a bare CR inside a finished field line", `GET / HTTP/1.1\r\n${H}X: a\rb\r\n`, rejects(400)],
+    ["a bare CR then a byte that is not LF", `GET / HTTP/1.1\r\n${H}\rZGET /evil`, rejects(400)],
+    ["whitespace before the first field line", `GET / HTTP/1.1\r\n Host: foo`, rejects(400)],
+    ["a finished obs-fold line", `GET / HTTP/1.1\r\n${H}X: a\r\n b\r\n`, rejects(400)],
+    ["a second, different Content-Length", `PUT / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n`, rejects(400)],
+    ["a Content-Length too large to serve", `PUT / HTTP/1.1\r\nContent-Length: 1000000000000000000000\r\n`, rejects(413)],
+    ["a field name that is not a token", `GET / HTTP/1.1\r\nFo@: v\r\n`, rejects(400)],
+  ];
+  registerRows(rows);
+});
