@@ -109,5 +109,9 @@ describe("which limit answers never depends on where the bytes are cut", () => {
     ],
     { maxHeadSize: 64, maxTargetLength: 8 },
   );
+  registerRows(
+    [["a long target, then a bare LF in the head", `GET /${"a".repeat(30)} HTTP/1.0\r\nHost: aaa\n\r\n`, rejects([400, 414])]],
+    { maxTargetLength: 24 },
+  );
   registerRows([["a request line past both limits", `GET /${"a".repeat(40)} HTTP/1.1\r\n`, rejects([414, 431])]], { maxHeadSize: 40, maxTargetLength: 30 });
 });
