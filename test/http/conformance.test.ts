@@ -74,7 +74,7 @@ function decode(b64: string): Uint8Array {
 }
 
 /** What a server on this parser answers, from the parser's steps (see the header comment). */
-export function observe(steps: Step[]): Observation {
+function observe(steps: Step[]): Observation {
   const statuses: number[] = [];
   const echoes: { method: string; body: string }[] = [];
   let closed = false;

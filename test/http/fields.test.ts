@@ -111,6 +111,10 @@ describe("Host (RFC 9112 §3.2: exactly one valid Host on HTTP/1.1; RFC 9110 §7
     ["trimmed like any value", `GET / HTTP/1.1\r\nHost: \texample.com \r\n\r\n`, accepts({ authority: "example.com" })],
     ["the name is case-insensitive", `GET / HTTP/1.1\r\nhOsT: example.com\r\n\r\n`, accepts({ authority: "example.com" })],
     ["no Host on HTTP/1.1", `GET / HTTP/1.1\r\nX: y\r\n\r\n`, rejects(400)],
+    // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and MUST be rejected; an empty
+    // Host is only for target URIs without an authority (§7.2), which tray never serves.
+    ["an empty Host on HTTP/1.1", `GET / HTTP/1.1\r\nHost:\r\n\r\n`, rejects(400)],
+    ["a Host of only whitespace", `GET / HTTP/1.1\r\nHost:  \t \r\n\r\n`, rejects(400)],
     ["two Host fields", `GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n`, rejects(400)],
     ["two identical Host fields", `GET / HTTP/1.1\r\nHost: a.example\r\nHost: a.example\r\n\r\n`, rejects(400)],
     ["two Host fields on HTTP/1.0", `GET / HTTP/1.0\r\nHost: a.example\r\nHost: b.example\r\n\r\n`, rejects(400)],
