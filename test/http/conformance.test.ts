@@ -158,7 +158,7 @@ for (const file of CORPORA) {
       const override = OVERRIDES[item.id];
       const expected = override?.expect ?? item.expect;
       if (expected === undefined || expected === null || expected === "") continue;
-      test(`${item.id} ${item.title ?? ""} -> ${expected}`, () => {
+      test(`${item.id} ${item.title ?? ""} -> ${expected}${override ? ` (corpus says ${item.expect}; tray follows the RFC: ${override.why})` : ""}`, () => {
         let verdict: boolean | "undecided" = false;
         try {
           // Throws if any split disagrees with the whole (the --split 1 rule and stronger).
