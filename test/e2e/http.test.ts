@@ -167,7 +167,7 @@ describe("errors: one plain-text response, then close (RFC 9112 §9.6)", () => {
     [413, "Content-Length over the 1 GiB default", "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 2000000000\r\n\r\n"],
     [414, "target of 9000 bytes", `GET /${"a".repeat(9000)} HTTP/1.1\r\nHost: test\r\n\r\n`],
     [431, "head over the 256 KiB default", `GET /text HTTP/1.1\r\nHost: test\r\nX-Big: ${"b".repeat(300 * 1024)}\r\n\r\n`],
-    [501, "Transfer-Encoding: gzip", "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip\r\n\r\n"],
+    [501, "Transfer-Encoding: gzip, chunked (a coding tray does not decode)", "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"],
     [505, "HTTP/2.0 request line", "GET /text HTTP/2.0\r\nHost: test\r\n\r\n"],
   ];
   for (const [status, what, request] of cases) {
@@ -282,7 +282,7 @@ describe("the request the app sees", () => {
   });
 
   test("a POST body of known length reaches the app", async () => {
-    const { responses } = await roundTrip(plain.port, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nbody\r\nwith CRLF");
+    const { responses } = await roundTrip(plain.port, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n\r\nbody\r\nwith CRLF");
     expect(echoOf(responses[0]).body).toBe("body\r\nwith CRLF");
   });
 });
@@ -291,7 +291,7 @@ describe("the response the app returns", () => {
   test("several Set-Cookie headers come back as separate fields, in order", async () => {
     const { responses } = await roundTrip(plain.port, get("/cookies"));
     expect(responses[0].all("set-cookie")).toEqual(["a=1; Path=/", "b=2, c=3; Path=/x"]);
-    expect(responses[0].rawHead).toContain("\r\nSet-Cookie: a=1; Path=/\r\n");
+    expect(responses[0].rawHead).toMatch(/\r\nSet-Cookie: a=1; Path=\/\r\n(.*\r\n)*Set-Cookie: b=2, c=3; Path=\/x\r\n/i);
   });
 
   test("a header value with CR/LF (Headers refuses it, the app throws): 500, nothing injected", async () => {
