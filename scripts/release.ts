@@ -9,10 +9,9 @@
 // registry's integrity hash, it uses the npm registry the project already depends on, and the
 // extracted runtimes are kept in dist/.bun-runtimes/ so a rebuild needs no network. Each binary
 // is then built by scripts/build.ts's build() (the same flags and entrypoints as dist/tray) with
-// `--compile-executable-path=<that runtime>`. `--target` is still passed: without it the
-// bundler assumes the host platform, so `process.arch`/`process.platform` are inlined as the
-// host's and the executable format is chosen for the host (a darwin or windows runtime would be
-// written as if it were ELF). Every output is then checked to be the executable format, CPU and
+// `--compile-executable-path=<that runtime>`. `--target` is still passed: without it bun
+// assumes the host platform, so a linux-arm64 binary comes out with `process.arch` inlined as
+// "x64", and a darwin or windows runtime is refused ("Error initializing ELF file"). Every output is then checked to be the executable format, CPU and
 // C library its name promises, so a wrong flag cannot ship a binary that only fails on a user's
 // machine.
 //
@@ -321,7 +320,11 @@ export async function release(options: ReleaseOptions = {}): Promise<{ files: st
 }
 
 async function releaseIn(targets: readonly ReleaseTarget[], outDir: string, cacheDir: string, version: string, log: (line: string) => void): Promise<{ files: string[]; checksums: string }> {
-
+  // The directory ends up holding exactly this run's binaries and their SHA256SUMS: a binary
+  // left from an earlier run would sit there unlisted, or listed with a stale sum.
+  for (const entry of await readdir(outDir)) {
+    if (entry.startsWith("tray-") || entry === CHECKSUMS_FILE) await rm(join(outDir, entry), { force: true });
+  }
   const started = performance.now();
   const runtimes = await Promise.all(targets.map((t) => fetchRuntime(t, version, cacheDir)));
   log(`runtimes for bun ${version} ready in ${seconds(started)} (${cacheDir})`);
@@ -345,6 +348,11 @@ if (import.meta.main) {
   const args = process.argv.slice(2);
   const outArg = args.find((a) => a.startsWith("--out="));
   const names = args.filter((a) => !a.startsWith("--"));
+  const unknown = args.filter((a) => a.startsWith("--") && !a.startsWith("--out="));
+  if (unknown.length > 0) {
+    console.error(`release: unknown option ${unknown[0]}; usage: bun scripts/release.ts [--out=DIR] [TARGET...]`);
+    process.exit(2);
+  }
   try {
     const { checksums } = await release({
       targets: names.length > 0 ? names.map(findTarget) : RELEASE_TARGETS,
