@@ -2,32 +2,22 @@
 //
 // Strategy: feed() takes any slice of bytes and returns the events it completes: a request head,
 // body data, the end of a message (with its trailers), or one ProtocolError after which the parser
-// is dead and never resynchronises (RFC 9112 §2.2, §11.2: a server must not guess where a broken
-// message ends). Bytes that do not complete anything yet are kept in a growable buffer; a prefix of
-// a valid request never produces an error. Each state is one small reader that consumes from the
-// buffer and returns true (made progress) or false (needs more bytes).
+// is dead and never resynchronises (RFC 9112 §11.2: a server must not guess where a broken message
+// ends). Bytes that do not complete anything yet are kept in a growable buffer.
 //
-// The head is read line by line: every LF must follow a CR (no bare LF), lines may not contain a
-// CR (no bare CR), and the head is bounded by maxHeadSize before its end is even found.
+// Heads and trailer sections are scanned byte by byte, left to right, exactly once: each byte is
+// checked against the grammar of the part it is in (method, target, version, field name, value)
+// the moment it arrives, and each line's meaning is applied the moment its CRLF arrives. So an
+// error is reported as soon as the bytes show it, a prefix of a valid request never produces one,
+// and the error reported is the first one in byte order, however TCP split the bytes.
 // Body data events are views of the bytes passed to feed() when possible, or copies when they came
 // out of the parser's own buffer; either way the caller may keep them.
 
 import { ProtocolError } from "./errors.ts";
 import { parseChunkSizeLine } from "./chunked.ts";
-import {
-  ABSOLUTE_FORM_RE,
-  COLON,
-  CR,
-  FIELD_VALUE_CHAR,
-  HTAB,
-  LF,
-  SP,
-  TARGET_CHAR,
-  TCHAR,
-  isValidHost,
-  splitList,
-  trimOWS,
-} from "./grammar.ts";
+import { COLON, CR, FIELD_VALUE_CHAR, HTAB, LF, SP, TARGET_CHAR, TCHAR } from "./grammar.ts";
+import { HeadFields } from "./head-fields.ts";
+import { parseRequestTarget } from "./request-target.ts";
 
 export interface ParserLimits {
   /** Request line plus header section, and separately the trailer section (-> 431). */
@@ -48,10 +38,6 @@ export const DEFAULT_LIMITS: ParserLimits = {
 export const MAX_LEADING_EMPTY_LINES = 8;
 /** A chunk-size line with its extensions (RFC 9112 §7.1.1 lets a server bound them). */
 export const MAX_CHUNK_LINE = 4096;
-/** How far checkUnfinishedTarget looks for the end of the method. */
-const MAX_METHOD_SCAN = 256;
-/** Past 2^53 a JS number loses precision; 15 decimal digits is always exact (RFC 9112 §6.3). */
-const MAX_LENGTH_DIGITS = 15;
 
 export interface RequestHead {
   method: string;
@@ -87,27 +73,57 @@ const enum State {
   Dead,
 }
 
+/** Where the scanner is inside the current line of a head or trailer section. */
+const enum Part {
+  Method,
+  Target,
+  Version,
+  FieldStart,
+  FieldName,
+  FieldValue,
+}
+
 /** Buffer, for its native latin1Slice (Bun and Node have it; the types do not declare it). */
 type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
+
+const EMPTY = Buffer.alloc(0) as Bytes;
+const u8IndexOf = Uint8Array.prototype.indexOf;
+
+/** The first LF in buf[from, end), or -1 (TypedArray indexOf: cheaper than Buffer's). */
+function indexOfLF(buf: Uint8Array, from: number, end: number): number {
+  const i = u8IndexOf.call(buf, LF, from);
+  return i === -1 || i >= end ? -1 : i;
+}
 
 function asBuffer(chunk: Uint8Array): Bytes {
   return (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)) as Bytes;
 }
+
+/** "HTTP/" as bytes, for the version scan (RFC 9112 §2.3: case-sensitive). */
+const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f];
 
 export class RequestParser {
   private readonly limits: ParserLimits;
   private state = State.Head;
   private events: ParserEvent[] = [];
 
-  // Unconsumed bytes: either the caller's chunk (pending === null) or our own growable buffer.
-  private input: Bytes = Buffer.alloc(0) as Bytes;
+  // Unconsumed bytes: the caller's chunk, or our own growable buffer when bytes were left over.
+  private input: Bytes = EMPTY;
   private pos = 0;
   private end = 0;
   private own: Bytes | null = null;
 
-  // Head/trailer reading: where the section started and how far LFs have been checked.
+  // The section scanner (head or trailers). All offsets are into this.input.
+  private sectionStart = 0;
+  private lineStart = 0;
   private scan = 0;
+  private part = Part.Method;
+  private mark = 0; // end of the method, or the colon of a field line
+  private targetEnd = 0;
   private emptyLines = 0;
+  private head: RequestHead | null = null;
+  private fields: HeadFields | null = null;
+  private trailers: string[] = [];
 
   // Body framing of the current message.
   private remaining = 0;
@@ -133,8 +149,8 @@ export class RequestParser {
       this.events.push({ type: "error", error: e });
       this.state = State.Dead;
       this.own = null;
-      this.input = Buffer.alloc(0) as Bytes;
-      this.pos = this.end = this.scan = 0;
+      this.input = EMPTY;
+      this.pos = this.end = 0;
       return this.events;
     }
     this.keepRest();
@@ -146,7 +162,7 @@ export class RequestParser {
   private append(chunk: Bytes): void {
     if (this.pos === this.end) {
       // Nothing pending: parse straight out of the caller's bytes (the common case).
-      this.scan = 0;
+      this.rebase(this.pos);
       this.input = chunk;
       this.pos = 0;
       this.end = chunk.byteLength;
@@ -159,7 +175,7 @@ export class RequestParser {
     const need = pending + chunk.byteLength;
     if (this.pos > 0) {
       own.copyWithin(0, this.pos, this.end);
-      this.scan -= this.pos;
+      this.rebase(this.pos);
       this.pos = 0;
       this.end = pending;
     }
@@ -178,19 +194,28 @@ export class RequestParser {
   private keepRest(): void {
     const pending = this.end - this.pos;
     if (pending === 0) {
-      this.scan = 0;
+      this.rebase(this.pos);
       this.pos = this.end = 0;
-      this.input = Buffer.alloc(0) as Bytes;
+      this.input = EMPTY;
       return;
     }
     if (this.own === this.input) return;
     const own = Buffer.allocUnsafe(Math.max(pending * 2, 1024)) as Bytes;
     this.input.copy(own, 0, this.pos, this.end);
-    this.scan -= this.pos;
+    this.rebase(this.pos);
     this.pos = 0;
     this.end = pending;
     this.own = own;
     this.input = own;
+  }
+
+  /** Pending bytes moved down by `by`: the scanner's offsets into them move too. */
+  private rebase(by: number): void {
+    this.sectionStart -= by;
+    this.lineStart -= by;
+    this.scan -= by;
+    this.mark -= by;
+    this.targetEnd -= by;
   }
 
   /** Body bytes [from, to) as something the caller may keep. */
@@ -204,7 +229,8 @@ export class RequestParser {
   private step(): boolean {
     switch (this.state) {
       case State.Head:
-        return this.readHead();
+      case State.Trailers:
+        return this.scanSection();
       case State.BodyLength:
         return this.readBodyLength();
       case State.ChunkSize:
@@ -213,64 +239,201 @@ export class RequestParser {
         return this.readChunkData();
       case State.ChunkDataEnd:
         return this.readChunkDataEnd();
-      case State.Trailers:
-        return this.readTrailers();
       default:
         return false;
     }
   }
 
+  /** Starts a head or trailer section at this.pos. */
+  private beginSection(state: State.Head | State.Trailers): void {
+    this.state = state;
+    this.sectionStart = this.lineStart = this.scan = this.pos;
+    this.part = state === State.Head ? Part.Method : Part.FieldStart;
+    this.trailers = [];
+  }
+
   /**
-   * Finds the end of a field section starting at this.pos (an empty line), checking every LF
-   * on the way. Returns the offset just past the final CRLF, or -1 when more bytes are needed.
+   * Scans the current section from where it stopped. Returns true when the section ended (its
+   * events pushed, state moved on), false when every available byte was checked and more are needed.
    */
-  private findSectionEnd(limit: number, tooLarge: string): number {
+  private scanSection(): boolean {
     const buf = this.input;
-    const start = this.pos;
-    let i = Math.max(this.scan, start);
-    for (;;) {
-      const lf = buf.indexOf(LF, i);
-      if (lf === -1 || lf >= this.end) {
-        if (this.end - start > limit) throw new ProtocolError(431, tooLarge);
-        this.scan = this.end;
-        return -1;
+    const end = this.end;
+    const limit = this.limits.maxHeadSize;
+    let i = this.scan;
+    while (i < end) {
+      if (i - this.sectionStart >= limit) {
+        throw new ProtocolError(431, this.state === State.Head ? "Request header fields too large" : "Request trailer fields too large");
       }
-      if (lf + 1 - start > limit) throw new ProtocolError(431, tooLarge);
-      // RFC 9112 §2.2: no bare LF as a line terminator (tray is stricter than the MAY there).
-      if (lf === start || buf[lf - 1] !== CR) throw new ProtocolError(400, "Bare LF in request head");
-      // An empty line (CRLF right after the previous LF, or at the start) ends the section.
-      if (lf - 1 === start || (lf - 2 >= start && buf[lf - 2] === LF)) {
-        this.scan = 0;
-        return lf + 1;
+      const c = buf[i];
+      if (c === CR) {
+        if (i + 1 >= end) break; // the LF may come in the next feed
+        // RFC 9112 §2.2: CR only as part of CRLF; a bare CR is an error, never whitespace.
+        if (buf[i + 1] !== LF) throw new ProtocolError(400, "Bare CR in request head");
+        if (i + 1 - this.sectionStart >= limit) {
+          throw new ProtocolError(431, this.state === State.Head ? "Request header fields too large" : "Request trailer fields too large");
+        }
+        if (this.endLine(i)) return true;
+        i += 2;
+        continue;
       }
-      i = lf + 1;
+      // RFC 9112 §2.2: no bare LF as a line terminator (stricter than the MAY there).
+      if (c === LF) throw new ProtocolError(400, "Bare LF in request head");
+      // Bytes past the limit are never looked at: the check at the top of the loop answers 431.
+      i = this.scanPart(buf, i, Math.min(end, this.sectionStart + limit));
+    }
+    this.scan = i;
+    return false;
+  }
+
+  /** Checks bytes of the current part from i (which is not CR or LF); returns where it stopped. */
+  private scanPart(buf: Bytes, i: number, end: number): number {
+    switch (this.part) {
+      case Part.Method: {
+        const start = i;
+        while (i < end && TCHAR[buf[i]] === 1) i++;
+        if (i === end) return i;
+        if (buf[i] === CR || buf[i] === LF) return i; // the line ends inside the method: endLine decides
+        if (buf[i] !== SP || i === this.lineStart || (start === i && i === this.lineStart)) {
+          throw new ProtocolError(400, "Malformed request line");
+        }
+        this.mark = i; // end of method
+        this.part = Part.Target;
+        return i + 1;
+      }
+      case Part.Target: {
+        const targetStart = this.mark + 1;
+        const stop = Math.min(end, targetStart + this.limits.maxTargetLength + 1);
+        while (i < stop && TARGET_CHAR[buf[i]] === 1) i++;
+        if (i - targetStart > this.limits.maxTargetLength) throw new ProtocolError(414, "Request-target too long");
+        if (i === end) return i;
+        if (buf[i] === CR || buf[i] === LF) return i;
+        if (buf[i] !== SP || i === targetStart) throw new ProtocolError(400, "Malformed request line");
+        this.targetEnd = i;
+        this.part = Part.Version;
+        return i + 1;
+      }
+      case Part.Version: {
+        // RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, checked byte by byte.
+        const k = i - this.targetEnd - 1;
+        const c = buf[i];
+        const ok = k < 5 ? c === HTTP_SLASH[k] : k === 5 || k === 7 ? c >= 0x30 && c <= 0x39 : k === 6 ? c === 0x2e : false;
+        if (!ok) throw new ProtocolError(400, "Malformed HTTP version");
+        if (k === 5 && c === 0x30) throw new ProtocolError(400, "HTTP/0.x is not supported");
+        if (k === 5 && c >= 0x32) throw new ProtocolError(505, "HTTP version not supported");
+        return i + 1;
+      }
+      case Part.FieldStart: {
+        const c = buf[i];
+        // RFC 9112 §5.2: obs-fold (a line starting with whitespace) is rejected, as is
+        // whitespace between the request line and the first field (RFC 9112 §2.2).
+        if (c === SP || c === HTAB) throw new ProtocolError(400, "Obsolete line folding in header");
+        if (TCHAR[c] !== 1) throw new ProtocolError(400, "Malformed header field");
+        this.part = Part.FieldName;
+        return i + 1;
+      }
+      case Part.FieldName: {
+        while (i < end && TCHAR[buf[i]] === 1) i++;
+        if (i === end) return i;
+        if (buf[i] === CR || buf[i] === LF) return i;
+        // RFC 9112 §5.1: no whitespace between field-name and colon.
+        if (buf[i] !== COLON) throw new ProtocolError(400, "Malformed header field");
+        this.mark = i;
+        this.part = Part.FieldValue;
+        return i + 1;
+      }
+      case Part.FieldValue: {
+        while (i < end && FIELD_VALUE_CHAR[buf[i]] === 1) i++;
+        if (i === end) return i;
+        if (buf[i] === CR || buf[i] === LF) return i;
+        // RFC 9110 §5.5: NUL and other CTLs are invalid in a field value.
+        throw new ProtocolError(400, "Invalid character in header value");
+      }
     }
   }
 
-  private readHead(): boolean {
+  /** A CRLF at cr ends the current line. Returns true when it also ended the section. */
+  private endLine(cr: number): boolean {
     const buf = this.input;
-    // RFC 9112 §2.2: skip a bounded number of empty lines before the request-line.
-    while (this.end - this.pos >= 1 && (buf[this.pos] === CR || buf[this.pos] === LF)) {
-      if (buf[this.pos] === LF) throw new ProtocolError(400, "Bare LF in request head");
-      if (this.end - this.pos < 2) return false;
-      if (buf[this.pos + 1] !== LF) throw new ProtocolError(400, "Bare CR in request head");
+    const start = this.lineStart;
+    const next = cr + 2;
+    if (this.state === State.Head && this.part === Part.Method && cr === start) {
+      // RFC 9112 §2.2: an empty line before the request-line is skipped (a bounded number).
       if (++this.emptyLines > MAX_LEADING_EMPTY_LINES) throw new ProtocolError(400, "Too many empty lines before the request line");
-      this.pos += 2;
-      this.scan = this.pos;
-    }
-    if (this.pos === this.end) return false;
-    const headEnd = this.findSectionEnd(this.limits.maxHeadSize, "Request header fields too large");
-    if (headEnd === -1) {
-      this.checkUnfinishedTarget();
+      this.sectionStart = this.lineStart = next;
       return false;
     }
-    const head = this.parseHead(this.pos, headEnd);
-    this.pos = headEnd;
-    this.emptyLines = 0;
-    // RFC 9110 §8.6: refuse a declared length over the limit before reading any of it.
-    if (head.contentLength !== null && head.contentLength > this.limits.maxBodySize) {
-      throw new ProtocolError(413, "Request body too large");
+    switch (this.part) {
+      case Part.Method:
+      case Part.Target:
+        throw new ProtocolError(400, "Malformed request line");
+      case Part.Version:
+        if (cr - this.targetEnd - 1 !== 8) throw new ProtocolError(400, "Malformed HTTP version");
+        this.head = this.requestLine(start, cr);
+        this.fields = new HeadFields(this.head.versionMinor, this.limits.maxBodySize);
+        this.part = Part.FieldStart;
+        break;
+      case Part.FieldName:
+        throw new ProtocolError(400, "Malformed header field"); // no colon
+      case Part.FieldValue: {
+        let a = this.mark + 1;
+        let b = cr;
+        while (a < b && (buf[a] === SP || buf[a] === HTAB)) a++;
+        while (b > a && (buf[b - 1] === SP || buf[b - 1] === HTAB)) b--;
+        const name = buf.latin1Slice(start, this.mark);
+        const value = buf.latin1Slice(a, b);
+        if (this.state === State.Head) {
+          this.head!.headers.push(name, value);
+          this.fields!.add(name, value);
+        } else {
+          this.trailers.push(name, value); // RFC 9110 §6.5.1: kept apart, never merged
+        }
+        this.part = Part.FieldStart;
+        break;
+      }
+      case Part.FieldStart:
+        // The empty line: the section is complete.
+        this.pos = next;
+        if (this.state === State.Head) this.endHead();
+        else this.endMessage(this.trailers);
+        return true;
     }
+    this.lineStart = next;
+    return false;
+  }
+
+  private requestLine(start: number, cr: number): RequestHead {
+    const buf = this.input;
+    const method = buf.latin1Slice(start, this.mark);
+    const target = buf.latin1Slice(this.mark + 1, this.targetEnd);
+    // The major version is 1 here: scanPart answered 0.x and 2+ at their digit.
+    const versionMinor = buf[cr - 1] - 0x30;
+    const { path, authority } = parseRequestTarget(method, target);
+    return {
+      method,
+      target,
+      path,
+      versionMinor,
+      headers: [],
+      authority,
+      contentLength: null,
+      chunked: false,
+      keepAlive: true,
+      expectContinue: false,
+    };
+  }
+
+  private endHead(): void {
+    const head = this.head!;
+    const framing = this.fields!.finish(head.authority);
+    this.head = null;
+    this.fields = null;
+    this.emptyLines = 0;
+    head.authority = framing.authority;
+    head.contentLength = framing.contentLength;
+    head.chunked = framing.chunked;
+    head.keepAlive = framing.keepAlive;
+    head.expectContinue = framing.expectContinue;
     this.events.push({ type: "head", head });
     this.keepAlive = head.keepAlive;
     this.received = 0;
@@ -283,33 +446,19 @@ export class RequestParser {
       // RFC 9112 §6.3 item 7: a request with neither has no body.
       this.endMessage([]);
     }
-    return true;
-  }
-
-  /**
-   * A request line still without its LF: once its target alone is past maxTargetLength, answer
-   * 414 now instead of buffering up to the head limit. Scans exactly as parseRequestLine does, so
-   * the verdict is the same however the bytes were split.
-   */
-  private checkUnfinishedTarget(): void {
-    const buf = this.input;
-    if (buf.indexOf(LF, this.pos) !== -1 && buf.indexOf(LF, this.pos) < this.end) return;
-    let i = this.pos;
-    // Bounded, so slow bytes of an endless token cost O(1) each; the head limit ends those.
-    const methodStop = Math.min(this.end, this.pos + MAX_METHOD_SCAN);
-    while (i < methodStop && TCHAR[buf[i]] === 1) i++;
-    if (i === this.pos || i === methodStop || buf[i] !== SP) return;
-    const targetStart = ++i;
-    const stop = Math.min(this.end, targetStart + this.limits.maxTargetLength + 1);
-    while (i < stop && TARGET_CHAR[buf[i]] === 1) i++;
-    if (i - targetStart > this.limits.maxTargetLength) throw new ProtocolError(414, "Request-target too long");
   }
 
   private endMessage(trailers: string[]): void {
     this.events.push({ type: "end", trailers });
-    this.state = this.keepAlive ? State.Head : State.Closed;
-    if (this.state === State.Closed) this.pos = this.end;
+    if (this.keepAlive) {
+      this.beginSection(State.Head);
+    } else {
+      this.state = State.Closed;
+      this.pos = this.end;
+    }
   }
+
+  // --- bodies --------------------------------------------------------------------------------
 
   private readBodyLength(): boolean {
     const available = this.end - this.pos;
@@ -324,8 +473,8 @@ export class RequestParser {
 
   private readChunkSize(): boolean {
     const buf = this.input;
-    const lf = buf.indexOf(LF, this.pos);
-    if (lf === -1 || lf >= this.end) {
+    const lf = indexOfLF(buf, this.pos, this.end);
+    if (lf === -1) {
       if (this.end - this.pos > MAX_CHUNK_LINE) throw new ProtocolError(400, "Chunk size line too long");
       return false;
     }
@@ -334,7 +483,7 @@ export class RequestParser {
     const size = parseChunkSizeLine(buf, this.pos, lf - 1);
     this.pos = lf + 1;
     if (size === 0) {
-      this.state = State.Trailers;
+      this.beginSection(State.Trailers);
       return true;
     }
     if (this.received + size > this.limits.maxBodySize) throw new ProtocolError(413, "Request body too large");
@@ -366,233 +515,4 @@ export class RequestParser {
     this.state = State.ChunkSize;
     return true;
   }
-
-  /** RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), then CRLF. Kept apart from the headers. */
-  private readTrailers(): boolean {
-    const sectionEnd = this.findSectionEnd(this.limits.maxHeadSize, "Request trailer fields too large");
-    if (sectionEnd === -1) return false;
-    const trailers: string[] = [];
-    let line = this.pos;
-    while (line < sectionEnd - 2) {
-      const lf = this.input.indexOf(LF, line);
-      this.parseFieldLine(line, lf - 1, trailers);
-      line = lf + 1;
-    }
-    this.pos = sectionEnd;
-    this.endMessage(trailers);
-    return true;
-  }
-
-  // --- the head ------------------------------------------------------------------------------
-
-  /** Parses request-line and field lines in [start, end), which ends with CRLF CRLF. */
-  private parseHead(start: number, end: number): RequestHead {
-    const buf = this.input;
-    const lineEnd = buf.indexOf(LF, start) - 1; // the CR of the request line
-    const head = this.parseRequestLine(start, lineEnd);
-    const headers = head.headers;
-    let line = lineEnd + 2;
-    while (line < end - 2) {
-      const lf = buf.indexOf(LF, line);
-      this.parseFieldLine(line, lf - 1, headers);
-      line = lf + 1;
-    }
-    applyFieldSemantics(head);
-    return head;
-  }
-
-  /** RFC 9112 §3: request-line = method SP request-target SP HTTP-version, each separated by one SP. */
-  private parseRequestLine(start: number, end: number): RequestHead {
-    const buf = this.input;
-    let i = start;
-    while (i < end && TCHAR[buf[i]] === 1) i++;
-    if (i === start || i === end || buf[i] !== SP) throw new ProtocolError(400, "Malformed request line");
-    const method = buf.latin1Slice(start, i);
-    const targetStart = ++i;
-    const stop = Math.min(end, targetStart + this.limits.maxTargetLength + 1);
-    while (i < stop && TARGET_CHAR[buf[i]] === 1) i++;
-    if (i - targetStart > this.limits.maxTargetLength) throw new ProtocolError(414, "Request-target too long");
-    if (i === targetStart || i === end || buf[i] !== SP) throw new ProtocolError(400, "Malformed request line");
-    const target = buf.latin1Slice(targetStart, i);
-    const versionMinor = parseVersion(buf, i + 1, end);
-
-    let path: string;
-    let authority: string | null = null;
-    if (method === "CONNECT") {
-      // Authority-form is for tunnels (RFC 9110 §9.3.6); tray does not tunnel.
-      throw new ProtocolError(501, "CONNECT is not supported");
-    }
-    if (target.charCodeAt(0) === 0x2f) {
-      path = target; // origin-form (RFC 9112 §3.2.1)
-    } else if (target === "*") {
-      if (method !== "OPTIONS") throw new ProtocolError(400, "Asterisk-form is only for OPTIONS");
-      path = "*"; // asterisk-form (RFC 9112 §3.2.4)
-    } else {
-      const m = ABSOLUTE_FORM_RE.exec(target); // absolute-form (RFC 9112 §3.2.2)
-      if (m === null) throw new ProtocolError(400, "Malformed request-target");
-      authority = m[1];
-      // RFC 9110 §4.2.4: userinfo in an http(s) URI is an error, not a credential.
-      if (authority.includes("@") || !isValidHost(authority) || authority === "") {
-        throw new ProtocolError(400, "Malformed request-target authority");
-      }
-      const rest = m[2];
-      path = rest === "" ? "/" : rest.charCodeAt(0) === 0x3f ? "/" + rest : rest;
-    }
-    if (path.includes("#")) throw new ProtocolError(400, "Fragment in request-target");
-    return {
-      method,
-      target,
-      path,
-      versionMinor,
-      headers: [],
-      authority,
-      contentLength: null,
-      chunked: false,
-      keepAlive: versionMinor >= 1,
-      expectContinue: false,
-    };
-  }
-
-  /** RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. */
-  private parseFieldLine(start: number, end: number, out: string[]): void {
-    const buf = this.input;
-    // RFC 9112 §5.2: obs-fold is rejected (a line starting with whitespace).
-    if (buf[start] === SP || buf[start] === HTAB) throw new ProtocolError(400, "Obsolete line folding in header");
-    let i = start;
-    while (i < end && TCHAR[buf[i]] === 1) i++;
-    // RFC 9112 §5.1: no whitespace between field-name and colon.
-    if (i === start || i === end || buf[i] !== COLON) throw new ProtocolError(400, "Malformed header field");
-    const name = buf.latin1Slice(start, i);
-    let a = i + 1;
-    let b = end;
-    while (a < b && (buf[a] === SP || buf[a] === HTAB)) a++;
-    while (b > a && (buf[b - 1] === SP || buf[b - 1] === HTAB)) b--;
-    for (let j = a; j < b; j++) {
-      // RFC 9110 §5.5: CR, LF, NUL and other CTLs are invalid in a field value.
-      if (FIELD_VALUE_CHAR[buf[j]] !== 1) throw new ProtocolError(400, "Invalid character in header value");
-    }
-    out.push(name, buf.latin1Slice(a, b));
-  }
-}
-
-/** RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT — case-sensitive, exactly 8 bytes. */
-function parseVersion(buf: Bytes, start: number, end: number): number {
-  if (
-    end - start !== 8 ||
-    buf[start] !== 0x48 ||
-    buf[start + 1] !== 0x54 ||
-    buf[start + 2] !== 0x54 ||
-    buf[start + 3] !== 0x50 ||
-    buf[start + 4] !== 0x2f ||
-    buf[start + 6] !== 0x2e
-  ) {
-    throw new ProtocolError(400, "Malformed HTTP version");
-  }
-  const major = buf[start + 5] - 0x30;
-  const minor = buf[start + 7] - 0x30;
-  if (major < 0 || major > 9 || minor < 0 || minor > 9) throw new ProtocolError(400, "Malformed HTTP version");
-  if (major === 0) throw new ProtocolError(400, "HTTP/0.x is not supported");
-  if (major >= 2) throw new ProtocolError(505, "HTTP version not supported");
-  return minor;
-}
-
-/** Reads the fields that frame the message (RFC 9112 §6) and the connection options. */
-function applyFieldSemantics(head: RequestHead): void {
-  const h = head.headers;
-  let host: string | null = null;
-  let hostCount = 0;
-  let contentLength: string | null = null;
-  let transferCodings: string[] | null = null;
-  let close = false;
-  let keepAliveToken = false;
-  for (let i = 0; i < h.length; i += 2) {
-    const name = h[i];
-    switch (name.length) {
-      case 4:
-        if (name.toLowerCase() === "host") {
-          hostCount++;
-          host = h[i + 1];
-        }
-        break;
-      case 6:
-        if (name.toLowerCase() === "expect" && h[i + 1].toLowerCase() === "100-continue") head.expectContinue = true;
-        break;
-      case 10:
-        if (name.toLowerCase() === "connection") {
-          for (const option of splitList(h[i + 1].toLowerCase())) {
-            if (option === "close") close = true;
-            else if (option === "keep-alive") keepAliveToken = true;
-          }
-        }
-        break;
-      case 14:
-        if (name.toLowerCase() === "content-length") contentLength = mergeContentLength(contentLength, h[i + 1]);
-        break;
-      case 17:
-        if (name.toLowerCase() === "transfer-encoding") {
-          const codings = splitList(h[i + 1].toLowerCase());
-          if (codings.length === 0) throw new ProtocolError(400, "Empty Transfer-Encoding");
-          transferCodings = transferCodings === null ? codings : transferCodings.concat(codings);
-        }
-        break;
-    }
-  }
-
-  // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host, and it must be valid.
-  if (hostCount > 1) throw new ProtocolError(400, "Multiple Host headers");
-  if (host !== null && !isValidHost(host)) throw new ProtocolError(400, "Invalid Host header");
-  if (hostCount === 0 && head.versionMinor >= 1) throw new ProtocolError(400, "Missing Host header");
-  if (head.authority === null) head.authority = host;
-
-  if (transferCodings !== null) {
-    // RFC 9112 §6.1: Transfer-Encoding on HTTP/1.0 is faulty framing; TE with CL is a smuggling vector (§6.3 item 3).
-    if (head.versionMinor === 0) throw new ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0");
-    if (contentLength !== null) throw new ProtocolError(400, "Both Content-Length and Transfer-Encoding");
-    checkTransferCodings(transferCodings);
-    head.chunked = true;
-  } else if (contentLength !== null) {
-    head.contentLength = Number(contentLength);
-  }
-
-  if (head.versionMinor === 0) head.keepAlive = keepAliveToken && !close;
-  else head.keepAlive = !close;
-  // RFC 9110 §10.1.1: a server MUST NOT send 100 (Continue) to an HTTP/1.0 client.
-  if (head.versionMinor === 0) head.expectContinue = false;
-}
-
-/** RFC 9112 §6.3 item 5 and RFC 9110 §8.6: Content-Length = 1*DIGIT; identical repeats collapse. */
-function mergeContentLength(previous: string | null, value: string): string {
-  let result = previous;
-  for (const raw of value.split(",")) {
-    const item = trimOWS(raw);
-    if (item === "" || !/^[0-9]+$/.test(item)) throw new ProtocolError(400, "Invalid Content-Length");
-    const digits = item.replace(/^0+(?=.)/, "");
-    if (digits.length > MAX_LENGTH_DIGITS) throw new ProtocolError(413, "Request body too large");
-    if (result !== null && result !== digits) throw new ProtocolError(400, "Conflicting Content-Length values");
-    result = digits;
-  }
-  return result!;
-}
-
-/** Codings tray recognises by name but does not decode (RFC 9112 §7.2-7.3). */
-const KNOWN_CODINGS = new Set(["gzip", "x-gzip", "deflate", "compress", "x-compress"]);
-
-/**
- * RFC 9112 §6.3 item 4: chunked must be the final coding of a request (else 400), and may be
- * applied only once (§6.1). Any other coding tray cannot decode: 501 (RFC 9112 §6.1).
- */
-function checkTransferCodings(codings: string[]): void {
-  let chunkedCount = 0;
-  for (const coding of codings) {
-    if (coding === "chunked") chunkedCount++;
-    else if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(coding.split(";")[0].trim())) {
-      throw new ProtocolError(400, "Malformed Transfer-Encoding");
-    }
-  }
-  if (codings[codings.length - 1] !== "chunked" || chunkedCount !== 1) {
-    const unknown = codings.find((c) => c !== "chunked" && !KNOWN_CODINGS.has(c));
-    if (unknown !== undefined && chunkedCount === 0) throw new ProtocolError(501, "Unsupported Transfer-Encoding");
-    throw new ProtocolError(400, "Invalid Transfer-Encoding");
-  }
-  if (codings.length > 1) throw new ProtocolError(501, "Unsupported Transfer-Encoding");
 }

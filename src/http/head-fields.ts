@@ -1,0 +1,128 @@
+// The header fields that frame a request or steer the connection (RFC 9112 §6, §9; RFC 9110
+// §7.2, §10.1.1), checked one field at a time as each field line completes, so an error is
+// reported as soon as the bytes show it; finish() applies the rules that need the whole head.
+
+import { ProtocolError } from "./errors.ts";
+import { isToken, isValidHost, splitList, trimOWS } from "./grammar.ts";
+
+/** Past 2^53 a JS number loses precision; 15 decimal digits is always exact (RFC 9112 §6.3). */
+const MAX_LENGTH_DIGITS = 15;
+
+/** Codings tray recognises by name but does not decode (RFC 9112 §7.2-7.3). */
+const KNOWN_CODINGS = new Set(["gzip", "x-gzip", "deflate", "compress", "x-compress"]);
+
+export interface Framing {
+  authority: string | null;
+  contentLength: number | null;
+  chunked: boolean;
+  keepAlive: boolean;
+  expectContinue: boolean;
+}
+
+export class HeadFields {
+  private hostCount = 0;
+  private host: string | null = null;
+  private contentLength: string | null = null;
+  private transferCodings: string[] | null = null;
+  private close = false;
+  private keepAliveToken = false;
+  private expectContinue = false;
+
+  constructor(
+    private readonly versionMinor: number,
+    private readonly maxBodySize: number,
+  ) {}
+
+  /** One field line, as it completes. Only names whose length can match are lower-cased. */
+  add(name: string, value: string): void {
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === "host") {
+          // RFC 9112 §3.2: exactly one Host; RFC 9110 §4.2.1: an http URI's host is never empty.
+          if (++this.hostCount > 1) throw new ProtocolError(400, "Multiple Host headers");
+          if (value === "" || !isValidHost(value)) throw new ProtocolError(400, "Invalid Host header");
+          this.host = value;
+        }
+        return;
+      case 6:
+        if (name.toLowerCase() === "expect" && value.toLowerCase() === "100-continue") this.expectContinue = true;
+        return;
+      case 10:
+        if (name.toLowerCase() === "connection") {
+          for (const option of splitList(value.toLowerCase())) {
+            if (option === "close") this.close = true;
+            else if (option === "keep-alive") this.keepAliveToken = true;
+          }
+        }
+        return;
+      case 14:
+        if (name.toLowerCase() === "content-length") {
+          this.contentLength = mergeContentLength(this.contentLength, value, this.maxBodySize);
+          if (this.transferCodings !== null) throw new ProtocolError(400, "Both Content-Length and Transfer-Encoding");
+        }
+        return;
+      case 17:
+        if (name.toLowerCase() === "transfer-encoding") {
+          // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
+          if (this.versionMinor === 0) throw new ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0");
+          // RFC 9112 §6.3 item 3: with Content-Length it is a smuggling vector.
+          if (this.contentLength !== null) throw new ProtocolError(400, "Both Content-Length and Transfer-Encoding");
+          const codings = splitList(value.toLowerCase());
+          if (codings.length === 0) throw new ProtocolError(400, "Empty Transfer-Encoding");
+          for (const c of codings) if (!isToken(c)) throw new ProtocolError(c.includes(";") ? 501 : 400, "Malformed Transfer-Encoding");
+          this.transferCodings = this.transferCodings === null ? codings : this.transferCodings.concat(codings);
+        }
+        return;
+    }
+  }
+
+  /** The whole head is here: the rules about what is missing, and the framing it implies. */
+  finish(authority: string | null): Framing {
+    if (this.hostCount === 0 && this.versionMinor >= 1) throw new ProtocolError(400, "Missing Host header");
+    let chunked = false;
+    if (this.transferCodings !== null) {
+      checkTransferCodings(this.transferCodings);
+      chunked = true;
+    }
+    const keepAlive = this.versionMinor === 0 ? this.keepAliveToken && !this.close : !this.close;
+    return {
+      // RFC 9112 §3.2.2: an absolute-form target's authority overrides Host.
+      authority: authority ?? this.host,
+      contentLength: chunked || this.contentLength === null ? null : Number(this.contentLength),
+      chunked,
+      keepAlive,
+      // RFC 9110 §10.1.1: a server MUST NOT send 100 (Continue) to an HTTP/1.0 client.
+      expectContinue: this.expectContinue && this.versionMinor >= 1,
+    };
+  }
+}
+
+/** RFC 9112 §6.3 item 5 and RFC 9110 §8.6: Content-Length = 1*DIGIT; identical repeats collapse. */
+function mergeContentLength(previous: string | null, value: string, maxBodySize: number): string {
+  let result = previous;
+  for (const raw of value.split(",")) {
+    const item = trimOWS(raw);
+    if (item === "" || !/^[0-9]+$/.test(item)) throw new ProtocolError(400, "Invalid Content-Length");
+    const digits = item.replace(/^0+(?=.)/, "");
+    if (result !== null && result !== digits) throw new ProtocolError(400, "Conflicting Content-Length values");
+    // Refuse a declared length over the limit before reading any of it.
+    if (digits.length > MAX_LENGTH_DIGITS || Number(digits) > maxBodySize) throw new ProtocolError(413, "Request body too large");
+    result = digits;
+  }
+  return result!;
+}
+
+/**
+ * RFC 9112 §6.3 item 4: chunked must be the final coding of a request (else 400), and may be
+ * applied only once (§6.1). Any other coding tray cannot decode: 501 (RFC 9112 §6.1).
+ */
+function checkTransferCodings(codings: string[]): void {
+  let chunkedCount = 0;
+  for (const c of codings) if (c === "chunked") chunkedCount++;
+  if (codings[codings.length - 1] !== "chunked" || chunkedCount !== 1) {
+    const unknown = codings.find((c) => c !== "chunked" && !KNOWN_CODINGS.has(c));
+    if (unknown !== undefined && chunkedCount === 0) throw new ProtocolError(501, "Unsupported Transfer-Encoding");
+    throw new ProtocolError(400, "Invalid Transfer-Encoding");
+  }
+  if (codings.length > 1) throw new ProtocolError(501, "Unsupported Transfer-Encoding");
+}
