@@ -94,6 +94,55 @@ describe("--listen", () => {
   });
 });
 
+describe("--listen=*:PORT with --ipv4 / --ipv6", () => {
+  /** Whether a TCP connection to host:port is accepted. */
+  const accepts = (port: number, host: string) =>
+    converse(port, host).then(
+      (c) => (c.destroy(), true),
+      () => false,
+    );
+
+  test.skipIf(!HAS_IPV6_LOOPBACK)("*:PORT binds both families: 127.0.0.1 and ::1 are served", async () => {
+    const port = await freePort();
+    const t = await startTray([`--listen=*:${port}`, "app.ts"], { cwd: CWD, autoPort: false, serving: 2 });
+    try {
+      for (const host of ["127.0.0.1", "::1"]) {
+        const c = await converse(port, host);
+        try {
+          c.send(get("/text"));
+          expect((await c.waitForResponses(1))[0].body).toBe("hello world");
+        } finally {
+          c.destroy();
+        }
+      }
+    } finally {
+      await t.stop();
+    }
+  });
+
+  test.skipIf(!HAS_IPV6_LOOPBACK)("--no-ipv6: *:PORT binds IPv4 only", async () => {
+    const port = await freePort();
+    const t = await startTray([`--listen=*:${port}`, "--no-ipv6", "app.ts"], { cwd: CWD, autoPort: false });
+    try {
+      expect(await accepts(port, "127.0.0.1")).toBe(true);
+      expect(await accepts(port, "::1")).toBe(false);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  test.skipIf(!HAS_IPV6_LOOPBACK)("--no-ipv4: *:PORT binds IPv6 only", async () => {
+    const port = await freePort();
+    const t = await startTray([`--listen=*:${port}`, "--no-ipv4", "app.ts"], { cwd: CWD, autoPort: false });
+    try {
+      expect(await accepts(port, "::1")).toBe(true);
+      expect(await accepts(port, "127.0.0.1")).toBe(false);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
 describe("--unix-socket and --unix-socket-perms", () => {
   const dir = mkdtempSync("/tmp/tray-e2e-");
   const path = join(dir, "tray.sock");
@@ -170,6 +219,13 @@ describe("--max-request-header-size and --max-request-body-size", () => {
     const request = `POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n${"x".repeat(64)}\r\n40\r\n${"y".repeat(64)}\r\n0\r\n\r\n`;
     const { responses, closed } = await roundTrip(tray().port, request, { close: true });
     expect(responses[0].status).toBe(413);
+    expect(closed).toBe(true);
+  });
+
+  test("--max-request-body-size=100: Expect: 100-continue with Content-Length: 101 gets 413 and no 100 Continue", async () => {
+    const { text, closed } = await roundTrip(tray().port, "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 101\r\nExpect: 100-continue\r\n\r\n", { close: true });
+    expect(text).toStartWith("HTTP/1.1 413 ");
+    expect(text).not.toContain("100 Continue");
     expect(closed).toBe(true);
   });
 
