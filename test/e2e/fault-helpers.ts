@@ -40,18 +40,30 @@ export function makeScratch(): Scratch {
   return { tmp, state, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-/** Starts dist/tray serving the fixture app with args, TMPDIR and the state directory set. */
-export function startFaultTray(args: string[], scratch: Scratch, opts: StartOptions = {}): Promise<Tray> {
-  return startTray([...args, FAULT_APP], {
-    ...opts,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/tmp",
-      TMPDIR: scratch.tmp,
-      TRAY_E2E_STATE: scratch.state,
-      ...opts.env,
-    },
-  });
+/**
+ * Starts dist/tray serving the fixture app with args, TMPDIR and the state directory set.
+ * harness.freePort() probes by connecting, which cannot see a port held as the local end of an
+ * outgoing connection (ephemeral range), so "already in use" is retried on another port.
+ */
+export async function startFaultTray(args: string[], scratch: Scratch, opts: StartOptions = {}): Promise<Tray> {
+  const run = () =>
+    startTray([...args, FAULT_APP], {
+      ...opts,
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: process.env.HOME ?? "/tmp",
+        TMPDIR: scratch.tmp,
+        TRAY_E2E_STATE: scratch.state,
+        ...opts.env,
+      },
+    });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes("already in use")) throw err;
+    }
+  }
 }
 
 /** Marker file written by the fixture app, or null. */
@@ -162,9 +174,10 @@ export function writeAll(socket: Socket, bytes: Uint8Array | string): Promise<vo
 /**
  * Writes `total` pattern bytes as a request body (raw, or chunked-coded with the pattern's
  * naturally varying piece sizes), hashing as it goes; onProgress sees the bytes sent so far.
+ * unfinished: leave a chunked body open (no last-chunk), as a client that dies mid-body would.
  * Returns the sha-256 of the body bytes (hex).
  */
-export async function sendPatternBody(socket: Socket, total: number, opts: { chunked?: boolean; piece?: number; onProgress?: (sent: number) => void } = {}): Promise<string> {
+export async function sendPatternBody(socket: Socket, total: number, opts: { chunked?: boolean; unfinished?: boolean; piece?: number; onProgress?: (sent: number) => void } = {}): Promise<string> {
   const hash = createHash("sha256");
   let sent = 0;
   for (const piece of patternPieces(total, opts.piece ?? MiB)) {
@@ -177,7 +190,7 @@ export async function sendPatternBody(socket: Socket, total: number, opts: { chu
     sent += piece.byteLength;
     opts.onProgress?.(sent);
   }
-  if (opts.chunked) await writeAll(socket, "0\r\n\r\n");
+  if (opts.chunked && !opts.unfinished) await writeAll(socket, "0\r\n\r\n");
   return hash.digest("hex");
 }
 

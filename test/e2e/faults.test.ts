@@ -5,13 +5,15 @@
 // The fixture app (test/fixtures/e2e/faults/app.ts) reports what happened inside the Workers
 // through marker files.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, setDefaultTimeout, expect, test } from "bun:test";
 import { rawConnect } from "./harness.ts";
 import type { Tray } from "./harness.ts";
 import { MiB, RawClient, get, makeScratch, marker, openFilesUnder, sendPatternBody, startFaultTray, trayTempFiles, waitFor } from "./fault-helpers.ts";
 import type { Scratch } from "./fault-helpers.ts";
 
 const TEST_TIMEOUT_MS = 60_000;
+// Every test here is bounded by this (bunfig's [test] timeout is not applied by bun 1.4.5).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 function request(path: string, extra = ""): string {
   return `GET ${path} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`;
@@ -212,7 +214,7 @@ describe("a client that disconnects", () => {
       const c = await RawClient.open(tray.port);
       const framing = chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${64 * MiB}`;
       c.send(`POST /hash?id=${id} HTTP/1.1\r\nHost: t\r\n${framing}\r\n\r\n`);
-      await sendPatternBody(c.socket, 4 * MiB, { chunked: false });
+      await sendPatternBody(c.socket, 4 * MiB, { chunked, unfinished: true });
       // The unfinished body is on disk (past the default 512 KiB --inbuf-overflow)...
       expect(await waitFor(() => trayTempFiles(scratch, pid).length > 0, 5000)).toBe(true);
       c.destroy();
@@ -261,6 +263,32 @@ describe("a client that disconnects", () => {
       expect(trayTempFiles(scratch, pid)).toEqual([]);
       expect(await healthy(tray)).toBe(true);
       noInternalError(tray);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "mid-response while the app is held back by flow control: the paused stream is still cancelled",
+    async () => {
+      const c = await RawClient.open(tray.port);
+      c.send(request(`/stream?size=${200 * MiB}&id=held`));
+      expect(await waitFor(() => c.buffered > MiB, 10_000)).toBe(true);
+      c.socket.pause();
+      // Wait until the app stops producing (the server stopped acknowledging: high watermark).
+      let before = "";
+      const held = await waitFor(async () => {
+        const now = marker(scratch, "produced-held") ?? "";
+        const still = now !== "" && now === before;
+        before = now;
+        if (!still) await Bun.sleep(500);
+        return still;
+      }, 15_000, 10);
+      expect(held).toBe(true);
+      expect(Number(before)).toBeLessThan(100 * MiB);
+      c.destroy();
+      expect(await waitFor(() => marker(scratch, "cancel-held") !== null, 5000)).toBe(true);
+      expect(await waitFor(() => openFilesUnder(pid, scratch.tmp).length === 0, 3000)).toBe(true);
+      expect(await healthy(tray)).toBe(true);
     },
     TEST_TIMEOUT_MS,
   );
