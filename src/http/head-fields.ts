@@ -33,6 +33,11 @@ export class HeadFields {
     private readonly maxBodySize: number,
   ) {}
 
+  /** Whether a field name of this length can be one add() acts on (Host, Expect, Connection, Content-Length, Transfer-Encoding). */
+  static mayMatter(nameLength: number): boolean {
+    return nameLength === 4 || nameLength === 6 || nameLength === 10 || nameLength === 14 || nameLength === 17;
+  }
+
   /** One field line, as it completes. Only names whose length can match are lower-cased. */
   add(name: string, value: string): void {
     switch (name.length) {

@@ -124,6 +124,8 @@ export class RequestParser {
   private head: RequestHead | null = null;
   private fields: HeadFields | null = null;
   private trailers: string[] = [];
+  /** [nameStart, nameEnd, valueStart, valueEnd] of each header field line so far. */
+  private fieldOffsets: number[] = [];
 
   // Body framing of the current message.
   private remaining = 0;
@@ -216,6 +218,8 @@ export class RequestParser {
     this.scan -= by;
     this.mark -= by;
     this.targetEnd -= by;
+    const offsets = this.fieldOffsets;
+    for (let k = 0; k < offsets.length; k++) offsets[k] -= by;
   }
 
   /** Body bytes [from, to) as something the caller may keep. */
@@ -380,13 +384,15 @@ export class RequestParser {
         let b = cr;
         while (a < b && (buf[a] === SP || buf[a] === HTAB)) a++;
         while (b > a && (buf[b - 1] === SP || buf[b - 1] === HTAB)) b--;
-        const name = buf.latin1Slice(start, this.mark);
-        const value = buf.latin1Slice(a, b);
         if (this.state === State.Head) {
-          this.head!.headers.push(name, value);
-          this.fields!.add(name, value);
+          // Strings are cut from one decode of the whole head at its end (endHead): far cheaper
+          // than a native call per name and value. Only the fields that frame the message or
+          // steer the connection are read now, so their errors show as soon as their line ends.
+          this.fieldOffsets.push(start, this.mark, a, b);
+          if (HeadFields.mayMatter(this.mark - start)) this.fields!.add(buf.latin1Slice(start, this.mark), buf.latin1Slice(a, b));
         } else {
-          this.trailers.push(name, value); // RFC 9110 §6.5.1: kept apart, never merged
+          // RFC 9110 §6.5.1: trailers are kept apart, never merged into the header fields.
+          this.trailers.push(buf.latin1Slice(start, this.mark), buf.latin1Slice(a, b));
         }
         this.part = Part.FieldStart;
         break;
@@ -425,6 +431,16 @@ export class RequestParser {
 
   private endHead(): void {
     const head = this.head!;
+    const offsets = this.fieldOffsets;
+    if (offsets.length > 0) {
+      const base = offsets[0];
+      const text = this.input.latin1Slice(base, offsets[offsets.length - 1]);
+      const headers = head.headers;
+      for (let k = 0; k < offsets.length; k += 4) {
+        headers.push(text.substring(offsets[k] - base, offsets[k + 1] - base), text.substring(offsets[k + 2] - base, offsets[k + 3] - base));
+      }
+      this.fieldOffsets = [];
+    }
     const framing = this.fields!.finish(head.authority);
     this.head = null;
     this.fields = null;
