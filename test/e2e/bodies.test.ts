@@ -139,6 +139,25 @@ describe("request bodies past --inbuf-overflow", () => {
 });
 
 describe("streamed responses and slow readers", () => {
+  test("a 24 MiB in-memory response body arrives whole, with Content-Length, at a fast reader", async () => {
+    tray = await startFaultTray([], scratch);
+    const size = 24 * MiB;
+    const hash = sha256();
+    const response = new StreamedResponse((piece) => hash.update(piece));
+    const socket = await rawConnect(tray.port);
+    socket.on("data", (d: Buffer) => response.feed(d));
+    socket.on("error", () => {});
+    socket.write(`GET /bytes?size=${size} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    await untilCompleteOrStalled(response, STALL_MS, Date.now() + 30_000);
+    socket.destroy();
+    console.log(`24 MiB in-memory body: received ${mib(response.bodyBytes)}${response.complete ? "" : " (INCOMPLETE)"}`);
+    expect(response.head?.status).toBe(200);
+    expect(response.head?.headers["content-length"]).toBe(String(size));
+    expect(response.bodyBytes).toBe(size);
+    expect(response.complete).toBe(true);
+    expect(hash.digest("hex")).toBe(patternSha256(size));
+  });
+
   test(
     "a 200 MiB streamed response reaches a slow reader intact, the app is paused by flow control, RSS stays under 150 MiB",
     async () => {
