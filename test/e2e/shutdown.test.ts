@@ -51,7 +51,7 @@ describe("graceful shutdown", () => {
       async () => {
         const { t, s } = await start([]);
         const c = await RawClient.open(t.port);
-        c.send("GET /sleep?ms=3000&id=inflight HTTP/1.1\r\nHost: t\r\n\r\n");
+        c.send("GET /sleep?ms=5000&id=inflight HTTP/1.1\r\nHost: t\r\n\r\n");
         expect(await waitFor(() => marker(s, "started-inflight") !== null, 5000)).toBe(true);
         const signalled = Date.now();
         t.proc.kill(signal);
@@ -63,7 +63,7 @@ describe("graceful shutdown", () => {
         const r = await c.response(15_000);
         c.destroy();
         expect(r?.status).toBe(200);
-        expect(r?.body.toString()).toBe("slept 3000");
+        expect(r?.body.toString()).toBe("slept 5000");
         expect(await exitWithin(t, 10_000)).toBe(0);
         console.log(`${signal}: new connections refused while in flight; exited ${Date.now() - signalled} ms after the signal`);
       },
