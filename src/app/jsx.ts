@@ -32,7 +32,7 @@ export function installTsconfigJsx(): void {
       build.onLoad({ filter: /\.[jt]sx$/ }, (args) => {
         const source = readFileSync(args.path, "utf8");
         const loader = args.path.endsWith(".tsx") ? "tsx" : "jsx";
-        if (args.path.includes("/node_modules/") || /@jsx(ImportSource|Runtime|Frag)?\s/.test(source)) {
+        if (/[\\/]node_modules[\\/]/.test(args.path) || /@jsx(ImportSource|Runtime|Frag)?\s/.test(source)) {
           return { contents: source, loader };
         }
         const pragma = pragmaFor(dirname(args.path), pragmaByDirectory);
