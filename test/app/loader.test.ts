@@ -43,7 +43,7 @@ async function failure(text: string, { cwd = BASIC, call = false }: Options = {}
 
 const EXTS = "{ts,tsx,mts,js,mjs,cjs,jsx}";
 const BASIC_LISTING =
-  "empty.ts, esmodule.cjs, factory.ts, handler.cjs, handler.ts, hello.cjs, hello.js, hello.jsx, hello.mjs, hello.mts, hello.ts, methods.cjs and 3 more";
+  "counted.cjs, counted.mjs, empty.ts, esmodule.cjs, factory.ts, handler.cjs, handler.ts, hello.cjs, hello.js, hello.jsx, hello.mjs, hello.mts and 5 more";
 
 describe("MODULE: a file relative to the cwd", () => {
   test("with ./ and an extension", async () => {
@@ -170,6 +170,17 @@ describe("CommonJS", () => {
 
   test("exports.__esModule: default means exports.default", async () => {
     expect(await body("esmodule.cjs")).toBe("esmodule.cjs default");
+  });
+});
+
+describe("the module runs once", () => {
+  test("an ES module is evaluated once, also when loaded twice", async () => {
+    expect(await body("counted.mjs")).toBe("counted.mjs evaluated 1");
+    expect(await body("counted.mjs")).toBe("counted.mjs evaluated 1");
+  });
+
+  test("a CommonJS module is evaluated once", async () => {
+    expect(await body("counted.cjs")).toBe("counted.cjs evaluated 1");
   });
 });
 
