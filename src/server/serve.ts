@@ -20,14 +20,15 @@ export function log(line: string): void {
 }
 
 export async function serve(options: Options): Promise<number> {
-  const pool = new WorkerPool({
-    threads: options.threads,
-    app: parseAppSpec(options.app ?? "", process.cwd(), options.call),
-    exposeTracebacks: options.exposeTracebacks,
-    highWatermark: options.outbufHighWatermark,
-    log,
-  });
+  let pool: WorkerPool;
   try {
+    pool = new WorkerPool({
+      threads: options.threads,
+      app: parseAppSpec(options.app ?? "", process.cwd(), options.call),
+      exposeTracebacks: options.exposeTracebacks,
+      highWatermark: options.outbufHighWatermark,
+      log,
+    });
     await pool.start();
   } catch (err) {
     if (err instanceof AppLoadError) {
