@@ -1,0 +1,241 @@
+// One request being run inside a Worker: the request as it arrived (decoded by worker.ts), and
+// the response side every app interface shares — it turns "here is the head / a chunk / the end /
+// a failure" into protocol ops in the Worker's outbox, counts body bytes not yet acknowledged by
+// the main thread (flow control), and carries cancellation. The interface that runs the app
+// (fetch-interface.ts; a Node-style one can sit beside it) reads the request fields, reads the
+// app's response and drives these methods; it never touches the protocol itself.
+//
+// bodyLength, the one subtle part: the first chunk is held back together with the head until
+// either the body ends (then head + body + end leave as ONE op with an exact length) or the
+// Worker's end-of-turn flush releases it (then the head leaves with the first chunk and length
+// unknown, unless the app declared Content-Length). So a static body is always sized, and a
+// stream (SSE) gets its head and first chunk out at the end of the turn that produced them.
+import { BODY_APP_ERROR, STATUS_APP_ERROR } from "./limits.ts";
+import { OP_DATA, OP_END, OP_ERROR, OP_HEAD, OP_RESPONSE, type Outbox } from "./protocol.ts";
+
+/** What an exchange needs from the Worker it runs in. */
+export interface ExchangeHost {
+  outbox: Outbox;
+  highWatermark: number;
+  exposeTracebacks: boolean;
+  /** Exchanges holding their head back; the end-of-turn flush releases them. */
+  held: Exchange[];
+  /** Makes sure an end-of-turn flush is coming. */
+  scheduleFlush(): void;
+  /** The exchange is over: forget its id. */
+  finished(exchange: Exchange): void;
+}
+
+/** Something the app produces the body from, cancelled when the client goes away. */
+export interface BodySource {
+  cancel(reason?: unknown): unknown;
+}
+
+const IDLE = 0; // no head yet
+const HELD = 1; // head and first chunk waiting for the end or the flush
+const STREAMING = 2; // head sent
+const DONE = 3;
+
+/** The request fields of OP_REQUEST (protocol.ts), decoded. */
+export interface RequestFields {
+  method: string;
+  url: string;
+  /** Flat [name, value, ...], latin-1, as received (Node calls this rawHeaders). */
+  rawHeaders: string[];
+  body: Uint8Array | null;
+  bodyFile: string | null;
+  bodyLength: number;
+  remoteHostname: string;
+  remotePort: number;
+  transport: "tcp" | "unix";
+  family: "IPv4" | "IPv6" | "";
+  scriptName: string;
+}
+
+export class Exchange {
+  readonly id: number;
+  readonly host: ExchangeHost;
+  readonly request: RequestFields;
+  readonly abort = new AbortController();
+  /** Skip the Content-Length check: a HEAD response declares a length it does not send. */
+  readonly isHead: boolean;
+  source: BodySource | null = null;
+  cancelled = false;
+  /** Body bytes sent and not yet acknowledged. */
+  unacked = 0;
+  private state = IDLE;
+  private status = 0;
+  private statusText = "";
+  private headers: string[] = [];
+  /** Content-Length the app declared, or -1. */
+  private declared = -1;
+  private sent = 0;
+  private first: Uint8Array | null = null;
+  private resume: (() => void) | null = null;
+
+  constructor(host: ExchangeHost, id: number, request: RequestFields) {
+    this.host = host;
+    this.id = id;
+    this.request = request;
+    this.isHead = request.method === "HEAD";
+  }
+
+  get finished(): boolean {
+    return this.state === DONE;
+  }
+
+  /** True once unacknowledged bytes exceed the high watermark: stop reading the app's body. */
+  get congested(): boolean {
+    return this.unacked > this.host.highWatermark;
+  }
+
+  /** The response head; sent with the first chunk or the end, whichever comes first. */
+  setHead(status: number, statusText: string, headers: string[], declaredLength: number): void {
+    this.status = status;
+    this.statusText = statusText;
+    this.headers = headers;
+    this.declared = this.isHead ? -1 : declaredLength;
+  }
+
+  /** A body chunk; `owned`: nobody else holds it (it may be transferred, not copied). */
+  sendData(chunk: Uint8Array, owned: boolean): void {
+    if (this.state === DONE || chunk.byteLength === 0) return;
+    this.sent += chunk.byteLength;
+    if (this.declared >= 0 && this.sent > this.declared) {
+      this.fail(new Error(`the app sent more body than its Content-Length: ${this.declared}`));
+      return;
+    }
+    if (this.state === IDLE) {
+      // Copied: held until the end of the turn, and the app may reuse its buffer meanwhile.
+      this.first = owned ? chunk : new Uint8Array(chunk);
+      this.state = HELD;
+      this.host.held.push(this);
+      this.host.scheduleFlush();
+      return;
+    }
+    if (this.state === HELD) this.releaseHead();
+    this.unacked += chunk.byteLength;
+    const out = this.host.outbox;
+    out.fields.push(OP_DATA, this.id);
+    out.pushBytes(chunk, owned);
+    this.host.scheduleFlush();
+  }
+
+  /** The body ended. */
+  end(): void {
+    if (this.state === DONE) return;
+    if (this.declared >= 0 && this.sent !== this.declared) {
+      this.fail(new Error(`the app's body ended after ${this.sent} of the ${this.declared} bytes its Content-Length promised`));
+      return;
+    }
+    const out = this.host.outbox;
+    if (this.state === STREAMING) {
+      out.fields.push(OP_END, this.id);
+    } else {
+      const f = out.fields;
+      f.push(OP_RESPONSE, this.id, this.status, this.statusText, this.headers.length);
+      for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
+      if (this.first === null) f.push(0, 0, 0);
+      else out.pushBytes(this.first, true);
+      this.first = null;
+    }
+    this.finish();
+  }
+
+  /** End-of-turn flush: the body did not end within the turn, so the head goes now. */
+  releaseHead(): void {
+    if (this.state !== HELD) return;
+    const out = this.host.outbox;
+    const f = out.fields;
+    f.push(OP_HEAD, this.id, this.status, this.statusText, this.headers.length);
+    for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
+    f.push(this.declared);
+    this.state = STREAMING;
+    const first = this.first!;
+    this.first = null;
+    this.unacked += first.byteLength;
+    f.push(OP_DATA, this.id);
+    out.pushBytes(first, true);
+  }
+
+  /** The app failed (threw, rejected, returned a non-Response, broke its stream). Before the head
+   *  the server answers 500; after it, the server closes the connection. */
+  fail(error: unknown, description?: string): void {
+    if (this.state === DONE) return;
+    const text = description ?? describeError(error);
+    const body = this.host.exposeTracebacks ? `${BODY_APP_ERROR}\n\n${text}` : BODY_APP_ERROR;
+    // A head still held back never reaches the main thread: the error replaces it.
+    this.first = null;
+    this.host.outbox.fields.push(OP_ERROR, this.id, STATUS_APP_ERROR, body, text);
+    this.host.scheduleFlush();
+    this.cancelSource(error);
+    this.finish();
+  }
+
+  /** The request is refused before the app sees it (no log line: a client can cause it at will). */
+  refuse(status: number, body: string): void {
+    if (this.state === DONE) return;
+    this.host.outbox.fields.push(OP_ERROR, this.id, status, body, "");
+    this.finish();
+  }
+
+  /** Resolves once acknowledgements bring the unacknowledged bytes back to the watermark (or on cancel). */
+  drained(): Promise<void> {
+    if (!this.congested || this.cancelled) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.resume = resolve;
+    });
+  }
+
+  ack(bytes: number): void {
+    this.unacked -= bytes;
+    if (this.resume !== null && !this.congested) this.wake();
+  }
+
+  /** The client went away: stop the app's body and abort request.signal. Nothing more is sent. */
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.first = null;
+    this.state = DONE;
+    this.abort.abort();
+    this.cancelSource(undefined);
+    this.wake();
+    this.host.finished(this);
+  }
+
+  private cancelSource(reason: unknown): void {
+    const source = this.source;
+    this.source = null;
+    if (source === null) return;
+    try {
+      const done = source.cancel(reason);
+      if (done instanceof Promise) done.catch(() => {}); // a failing cancel has nobody left to tell
+    } catch {
+      // same
+    }
+  }
+
+  private wake(): void {
+    const resume = this.resume;
+    this.resume = null;
+    if (resume !== null) resume();
+  }
+
+  private finish(): void {
+    this.state = DONE;
+    this.wake();
+    this.host.scheduleFlush();
+    this.host.finished(this);
+  }
+}
+
+/** The stack of an Error (it starts with name and message), else the thrown value as text. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.stack || `${error.name}: ${error.message}`;
+  try {
+    return `thrown value: ${String(error)}`;
+  } catch {
+    return "thrown value that cannot be shown";
+  }
+}

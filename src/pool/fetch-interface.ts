@@ -1,0 +1,179 @@
+// Runs one request through a fetch-style handler (DESIGN.md §1): builds the standard Request and
+// the ServeInfo second argument, calls the handler, and streams the Response it returns into the
+// Exchange — reading the body stream only while the main thread keeps up (flow control).
+// Node-style (req, res) apps would get a sibling of this file driving the same Exchange.
+import type { FetchHandler, RemoteAddr, RequestIP, ServeInfo } from "../app/types.ts";
+import { bodyFileStream } from "./body-file.ts";
+import type { Exchange } from "./exchange.ts";
+import { BODY_METHOD_UNSUPPORTED, DATA_PIECE_MAX, STATUS_METHOD_UNSUPPORTED } from "./limits.ts";
+
+/** The `info` argument: Deno's remoteAddr, Bun's requestIP(), and scriptName (url_prefix). */
+class FetchInfo implements ServeInfo {
+  readonly scriptName: string;
+  private readonly exchange: Exchange;
+  private addr: RemoteAddr | null = null;
+
+  constructor(exchange: Exchange) {
+    this.exchange = exchange;
+    this.scriptName = exchange.request.scriptName;
+  }
+
+  // Built on first use: most apps never ask.
+  get remoteAddr(): RemoteAddr {
+    const r = this.exchange.request;
+    return (this.addr ??= { hostname: r.remoteHostname, port: r.remotePort, transport: r.transport });
+  }
+
+  /** Bun's server.requestIP(): null over a unix socket, as Bun answers. The client of this call
+   *  is whatever request the handler holds (it may be a clone), so the argument is not checked. */
+  requestIP(request: Request): RequestIP | null {
+    void request;
+    if (!(this instanceof FetchInfo)) return null; // detached from info: nothing to answer for
+    const r = this.exchange.request;
+    if (r.transport === "unix" || r.remoteHostname === "") return null;
+    return { address: r.remoteHostname, family: r.family, port: r.remotePort };
+  }
+}
+
+export function runFetch(handler: FetchHandler, exchange: Exchange): void {
+  let request: Request;
+  try {
+    request = buildRequest(exchange);
+  } catch (error) {
+    exchange.fail(error);
+    return;
+  }
+  // Bun's Request turns a method it does not know into GET; the app must never see a FOO as a GET.
+  if (request.method !== exchange.request.method && request.method !== exchange.request.method.toUpperCase()) {
+    exchange.refuse(STATUS_METHOD_UNSUPPORTED, BODY_METHOD_UNSUPPORTED);
+    return;
+  }
+  let result: unknown;
+  try {
+    result = handler(request, new FetchInfo(exchange));
+  } catch (error) {
+    exchange.fail(error);
+    return;
+  }
+  if (result instanceof Response) respond(exchange, result);
+  else if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
+    void settle(exchange, result as PromiseLike<unknown>);
+  } else notAResponse(exchange, result);
+}
+
+function buildRequest(exchange: Exchange): Request {
+  const r = exchange.request;
+  const headers = new Headers();
+  const raw = r.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+  if (r.bodyFile !== null) {
+    return new Request(r.url, {
+      method: r.method,
+      headers,
+      body: bodyFileStream(r.bodyFile),
+      signal: exchange.abort.signal,
+      duplex: "half",
+    } as RequestInit);
+  }
+  return new Request(r.url, {
+    method: r.method,
+    headers,
+    body: r.body !== null && r.body.byteLength > 0 ? r.body : null,
+    signal: exchange.abort.signal,
+  });
+}
+
+async function settle(exchange: Exchange, pending: PromiseLike<unknown>): Promise<void> {
+  let value: unknown;
+  try {
+    value = await pending;
+  } catch (error) {
+    exchange.fail(error);
+    return;
+  }
+  if (value instanceof Response) respond(exchange, value);
+  else notAResponse(exchange, value);
+}
+
+function notAResponse(exchange: Exchange, value: unknown): void {
+  const what = value === null ? "null" : typeof value === "object" ? `an object (${Object.prototype.toString.call(value)})` : typeof value;
+  exchange.fail(null, `TypeError: the handler returned ${what}, not a Response`);
+}
+
+function respond(exchange: Exchange, response: Response): void {
+  if (exchange.finished) {
+    // Cancelled while the handler ran: nobody wants this body.
+    if (response.body !== null) response.body.cancel().catch(() => {});
+    return;
+  }
+  if (response.type === "error") {
+    exchange.fail(null, "TypeError: the handler returned Response.error(), which has no status to send");
+    return;
+  }
+  const headers: string[] = [];
+  // Headers iteration yields each Set-Cookie separately (Fetch: "sort and combine").
+  for (const [name, value] of response.headers) headers.push(name, value);
+  const body = response.body;
+  if (body === null) {
+    // No body: nothing to check a Content-Length against (a HEAD or 304 answer may declare one).
+    exchange.setHead(response.status, response.statusText, headers, -1);
+    exchange.end();
+    return;
+  }
+  exchange.setHead(response.status, response.statusText, headers, declaredLength(response.headers.get("content-length")));
+  const reader = body.getReader();
+  exchange.source = reader;
+  void pump(exchange, reader);
+}
+
+/** The app's Content-Length when it is 1*DIGIT (RFC 9110 §8.6) and a safe integer, else -1. */
+function declaredLength(value: string | null): number {
+  if (value === null || !/^[0-9]{1,15}$/.test(value)) return -1;
+  return Number(value);
+}
+
+/** What pump() needs of a ReadableStream reader; chunks are checked, not trusted. */
+interface ChunkReader {
+  read(): Promise<{ done: boolean; value?: unknown }>;
+}
+
+async function pump(exchange: Exchange, reader: ChunkReader): Promise<void> {
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (exchange.finished) return;
+      if (done) {
+        exchange.end();
+        return;
+      }
+      const owned = typeof value === "string";
+      const chunk = toBytes(value);
+      if (chunk.byteLength <= DATA_PIECE_MAX) {
+        exchange.sendData(chunk, owned);
+      } else {
+        for (let offset = 0; offset < chunk.byteLength && !exchange.finished; offset += DATA_PIECE_MAX) {
+          exchange.sendData(chunk.subarray(offset, offset + DATA_PIECE_MAX), false);
+          if (exchange.congested) await exchange.drained();
+        }
+      }
+      if (exchange.congested) await exchange.drained();
+      if (exchange.finished) return;
+    }
+  } catch (error) {
+    exchange.fail(error); // no-op once cancelled
+  }
+}
+
+const encoder = new TextEncoder();
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === "string") return encoder.encode(value);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new TypeError(`the response body stream produced ${describeChunk(value)}, not bytes`);
+}
+
+function describeChunk(value: unknown): string {
+  return value === null ? "null" : typeof value === "object" ? Object.prototype.toString.call(value) : typeof value;
+}

@@ -1,0 +1,33 @@
+// Every size, delay and status the pool uses, named in one place (STYLE.md).
+// The sizes trade per-message cost against memory held by in-flight messages; see protocol.ts.
+
+/** Body chunks up to this size are copied into the turn's shared "small bytes" buffer instead of
+ *  travelling as their own transferred ArrayBuffer (one transfer per batch, not per chunk). */
+export const SMALL_CHUNK_MAX = 16 * 1024;
+
+/** Size of the staging area that collects small chunks during one event-loop turn; when full it
+ *  is sealed into the message and a new one starts, so a retained view pins at most this much. */
+export const SMALL_STAGING_SIZE = 64 * 1024;
+
+/** A larger body chunk from the app is sent in pieces of at most this size, with the flow-control
+ *  check between pieces, so one huge chunk cannot push far past the high watermark. */
+export const DATA_PIECE_MAX = 1024 * 1024;
+
+/** Read size for request bodies streamed from a temp file (--inbuf-overflow): never read whole. */
+export const BODY_FILE_READ_SIZE = 64 * 1024;
+
+/** Wait before starting a replacement Worker again after a replacement failed to load the app. */
+export const RESPAWN_RETRY_MS = 1000;
+
+/** A handler that threw, rejected or returned something other than a Response (DESIGN.md §1);
+ *  also the answer for requests held by a Worker that died. */
+export const STATUS_APP_ERROR = 500;
+export const BODY_APP_ERROR = "Internal Server Error";
+
+/** Requests the pool will not run any more: it is closing, or closed with the request unfinished. */
+export const STATUS_UNAVAILABLE = 503;
+export const BODY_UNAVAILABLE = "Service Unavailable";
+
+/** A method the runtime's Request cannot carry (Bun turns unknown methods into GET). */
+export const STATUS_METHOD_UNSUPPORTED = 501;
+export const BODY_METHOD_UNSUPPORTED = "Not Implemented";
