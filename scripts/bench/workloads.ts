@@ -87,7 +87,7 @@ export const WORKLOADS: Workload[] = [
     kind: "wrk",
     name: "close",
     title: "~1000 new connections/s",
-    method: `GET / with Connection: close, ${CLOSE_CONNECTIONS} connections each pausing ${CLOSE_DELAY_MS} ms between requests (lua/close.lua): a fixed offered rate of about ${Math.round((CLOSE_CONNECTIONS * 1000) / CLOSE_DELAY_MS)}/s`,
+    method: `GET / with Connection: close, ${CLOSE_CONNECTIONS} connections each pausing ${CLOSE_DELAY_MS} ms between requests (lua/close.lua): a fixed offered rate of about ${Math.round((CLOSE_CONNECTIONS * 1000) / CLOSE_DELAY_MS)}/s. wrk counts a read error for every close the response did not announce with Connection: close (RFC 9112 §9.6); Bun.serve omits that header`,
     path: "/",
     connections: CLOSE_CONNECTIONS,
     script: "close.lua",
