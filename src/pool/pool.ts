@@ -35,6 +35,7 @@ import {
   messageFields,
   type Message,
 } from "./protocol.ts";
+import { workerURL } from "./worker-url.ts";
 
 export interface PoolOptions {
   threads: number;
@@ -249,7 +250,7 @@ export class WorkerPool {
   private spawn(slot: Slot): void {
     slot.retryTimer = null;
     if (this.closed) return;
-    const worker = new Worker(new URL("./worker.ts", import.meta.url));
+    const worker = new Worker(workerURL());
     slot.worker = worker;
     slot.state = STARTING;
     slot.fatalReason = null;
@@ -422,7 +423,7 @@ export class WorkerPool {
     if (wasStarting) {
       const onLoad = slot.onLoad!;
       slot.onLoad = null;
-      onLoad(`${this.options.app.module}: the app stopped the Worker while loading (${reason})`);
+      onLoad(`"${this.options.app.module}" stopped its Worker while loading: ${reason}`);
       return;
     }
     if (this.closed) return;

@@ -125,17 +125,21 @@ function receive(message: Message): void {
 }
 
 /** Death is reported, never silent: flush what is answered, say why, then exit. An app that
- *  installed its own uncaughtException/unhandledRejection listener keeps Node's "it's handled". */
+ *  installed its own uncaughtException/unhandledRejection listener keeps Node's "it's handled".
+ *  Both the Node-style process events and the Worker's own error events are watched: which one
+ *  Bun fires depends on how it runs (under `bun test` only the Worker events fire). */
 function guardAgainstDeath(): void {
   const exit = process.exit.bind(process);
-  const die = (reason: string, code: number): never => {
+  let dying = false;
+  const die = (reason: string, code: number): void => {
+    if (dying) return;
+    dying = true;
     try {
       flush();
       self.postMessage(JSON.stringify([OP_FATAL, reason]));
     } finally {
       exit(code);
     }
-    throw new Error("unreachable");
   };
   process.on("uncaughtException", (error) => {
     if (process.listenerCount("uncaughtException") > 1) return;
@@ -145,7 +149,15 @@ function guardAgainstDeath(): void {
     if (process.listenerCount("unhandledRejection") > 1) return;
     die(`unhandled rejection: ${firstLines(describeError(reason))}`, 1);
   });
-  process.exit = ((code?: number | string | null) => die(`the app called process.exit(${code ?? ""})`, Number(code ?? 0) || 0)) as typeof process.exit;
+  self.addEventListener("error", (event: ErrorEvent) => {
+    die(`uncaught ${firstLines(describeError(event.error ?? event.message))}`, 1);
+  });
+  self.addEventListener("unhandledrejection", (event: Event) => {
+    die(`unhandled rejection: ${firstLines(describeError((event as Event & { reason?: unknown }).reason))}`, 1);
+  });
+  process.exit = ((code?: number | string | null) => {
+    die(`the app called process.exit(${code ?? ""})`, Number(code ?? 0) || 0);
+  }) as typeof process.exit;
 }
 
 function firstLine(text: string): string {

@@ -1,0 +1,111 @@
+// Shared pieces of the pool tests: a pool on the fixture app, a request with defaults, and a sink
+// that records everything the pool tells it.
+import { join } from "node:path";
+import { WorkerPool, type PoolOptions, type PoolRequest, type ResponseSink } from "../../src/pool/pool.ts";
+
+export const FIXTURES = join(import.meta.dir, "../fixtures/pool");
+
+export interface Recorded {
+  status: number;
+  statusText: string;
+  headers: string[];
+  bodyLength: number | null;
+  body: Uint8Array;
+  /** sink.error(status, body), if it came. */
+  error: { status: number; body: string; afterHead: boolean } | null;
+  /** Every call, in order: "head", "data", "end", "error". */
+  calls: string[];
+}
+
+export interface PoolHandle {
+  pool: WorkerPool;
+  logs: string[];
+}
+
+export async function startPool(options: Partial<PoolOptions> & { module?: string } = {}): Promise<PoolHandle> {
+  const logs: string[] = [];
+  const pool = new WorkerPool({
+    threads: options.threads ?? 1,
+    app: options.app ?? { module: options.module ?? "app.ts", object: "default", call: false, cwd: FIXTURES },
+    exposeTracebacks: options.exposeTracebacks ?? false,
+    highWatermark: options.highWatermark ?? 16 * 1024 * 1024,
+    log: options.log ?? ((line) => logs.push(line)),
+  });
+  await pool.start();
+  return { pool, logs };
+}
+
+export function poolRequest(target: string, extra: Partial<PoolRequest> = {}): PoolRequest {
+  const method = extra.method ?? "GET";
+  return {
+    method,
+    url: `http://example.test${target}`,
+    headers: ["Host", "example.test"],
+    body: null,
+    bodyFile: null,
+    bodyLength: extra.body?.byteLength ?? 0,
+    remote: { hostname: "192.0.2.7", port: 40123, transport: "tcp" },
+    family: "IPv4",
+    scriptName: "",
+    requestLine: `${method} ${target} HTTP/1.1`,
+    ...extra,
+  };
+}
+
+/** A sink that records the response; `done` settles at end() or error(). */
+export function recordingSink(): { sink: ResponseSink; result: Recorded; done: Promise<Recorded>; headSeen: Promise<void> } {
+  const result: Recorded = { status: 0, statusText: "", headers: [], bodyLength: null, body: new Uint8Array(0), error: null, calls: [] };
+  const parts: Uint8Array[] = [];
+  let finish: (r: Recorded) => void = () => {};
+  let sawHead: () => void = () => {};
+  const done = new Promise<Recorded>((resolve) => (finish = resolve));
+  const headSeen = new Promise<void>((resolve) => (sawHead = resolve));
+  const sink: ResponseSink = {
+    head(status, statusText, headers, bodyLength) {
+      result.calls.push("head");
+      Object.assign(result, { status, statusText, headers, bodyLength });
+      sawHead();
+    },
+    data(chunk) {
+      result.calls.push("data");
+      parts.push(chunk);
+    },
+    end() {
+      result.calls.push("end");
+      result.body = new Uint8Array(Buffer.concat(parts));
+      finish(result);
+    },
+    error(status, body) {
+      result.error = { status, body, afterHead: result.calls.includes("head") };
+      result.calls.push("error");
+      result.body = new Uint8Array(Buffer.concat(parts));
+      finish(result);
+    },
+  };
+  return { sink, result, done, headSeen };
+}
+
+/** Dispatches one request and waits for its whole response. */
+export function send(pool: WorkerPool, target: string, extra: Partial<PoolRequest> = {}): Promise<Recorded> {
+  const { sink, done } = recordingSink();
+  pool.dispatch(poolRequest(target, extra), sink);
+  return done;
+}
+
+export function text(r: Recorded): string {
+  return new TextDecoder().decode(r.body);
+}
+
+/** The value of the first header named `name` (case-insensitive) in a flat list. */
+export function header(headers: string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === name) return headers[i + 1];
+  return undefined;
+}
+
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
