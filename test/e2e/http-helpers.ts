@@ -4,8 +4,11 @@
 // a response splitter that only reports responses it has seen whole.
 // Every wait is bounded; every socket is destroyed by the test that opened it.
 
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import type { Socket } from "node:net";
-import { rawConnect } from "./harness.ts";
+import { rawConnect, startTray } from "./harness.ts";
+import type { StartOptions, Tray } from "./harness.ts";
 
 export const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
 
@@ -209,4 +212,62 @@ export interface Echo {
 
 export function echoOf(response: ParsedResponse): Echo {
   return JSON.parse(Buffer.from(response.body, "latin1").toString("utf8")) as Echo;
+}
+
+/** The ports of the "Serving on scheme://host:PORT" lines tray printed, in order. */
+export function servingPorts(stderr: string): number[] {
+  return [...stderr.matchAll(/Serving on [a-z]+:\/\/(?:\[[^\]]*\]|[^:\s/]+):(\d+)/g)].map((m) => Number(m[1]));
+}
+
+/**
+ * startTray with --host=127.0.0.1 --port=0: the kernel picks a port that is free at bind time,
+ * and the Tray's port/url are read from its "Serving on" line. Probed ports (harness freePort)
+ * race with the thousands of client sockets e2e tests open: a probed port inside the ephemeral
+ * range can be a client's source port (or in TIME_WAIT) by the time tray binds it.
+ */
+export async function startOnFreePort(args: string[], opts: StartOptions = {}): Promise<Tray> {
+  const tray = await startTray(["--host=127.0.0.1", "--port=0", ...args], { ...opts, autoPort: false });
+  const port = servingPorts(tray.stderr())[0];
+  if (port === undefined) {
+    await tray.stop();
+    throw new Error(`no "Serving on" port in tray's stderr:\n${tray.stderr()}`);
+  }
+  return { ...tray, port, url: `http://127.0.0.1:${port}` };
+}
+
+/** The lowest port of the kernel's ephemeral range (Linux); 32768 elsewhere. */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+let nextQuietPort = 0;
+
+/**
+ * A port for a test that must name it ($PORT, --listen=*:PORT): below the ephemeral range, so no
+ * client socket takes it as a source port, and free on every address right now (bound, then closed).
+ */
+export async function quietPort(): Promise<number> {
+  const high = Math.min(ephemeralLow(), 65536) - 1;
+  const low = 20000;
+  if (nextQuietPort === 0) nextQuietPort = low + Math.floor(Math.random() * (high - low));
+  for (let i = 0; i < 100; i++) {
+    const port = nextQuietPort;
+    nextQuietPort = nextQuietPort >= high ? low : nextQuietPort + 1;
+    const free = await Promise.all(["127.0.0.1", "::"].map((host) => canBind(port, host)));
+    if (free[0] === true && free[1] !== "in use") return port;
+  }
+  throw new Error("no quiet port found");
+}
+
+/** true: bindable; "in use": taken; false: the address family is unavailable. */
+function canBind(port: number, host: string): Promise<true | false | "in use"> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "EADDRINUSE" ? "in use" : false));
+    s.listen({ port, host, ipv6Only: host === "::" }, () => s.close(() => resolve(true)));
+  });
 }

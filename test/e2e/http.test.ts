@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { FIXTURES, startTray } from "./harness.ts";
+import { FIXTURES } from "./harness.ts";
 import type { Tray } from "./harness.ts";
-import { HTTP_DATE, converse, echoOf, get, roundTrip } from "./http-helpers.ts";
+import { HTTP_DATE, converse, echoOf, get, roundTrip, startOnFreePort } from "./http-helpers.ts";
 
 const CWD = join(FIXTURES, "http");
 
@@ -18,8 +18,8 @@ let named: Tray; // --ident= --url-scheme=https --url-prefix=/app --server-name=
 
 beforeAll(async () => {
   [plain, named] = await Promise.all([
-    startTray(["app.ts"], { cwd: CWD }),
-    startTray(["--ident=", "--url-scheme=https", "--url-prefix=/app", "--server-name=name.example", "app.ts"], { cwd: CWD }),
+    startOnFreePort(["app.ts"], { cwd: CWD }),
+    startOnFreePort(["--ident=", "--url-scheme=https", "--url-prefix=/app", "--server-name=name.example", "app.ts"], { cwd: CWD }),
   ]);
 });
 

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { FIXTURES, freePort, startTray } from "./harness.ts";
+import { FIXTURES, startTray } from "./harness.ts";
 import type { Tray } from "./harness.ts";
-import { converse, echoOf, get, roundTrip } from "./http-helpers.ts";
+import { converse, echoOf, get, quietPort, roundTrip, servingPorts, startOnFreePort } from "./http-helpers.ts";
 
 const CWD = join(FIXTURES, "http");
 const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
@@ -18,7 +18,7 @@ const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME 
 function trayFor(args: string[], opts: Parameters<typeof startTray>[1] = {}): () => Tray {
   let tray: Tray;
   beforeAll(async () => {
-    tray = await startTray([...args, "app.ts"], { cwd: CWD, ...opts });
+    tray = await startOnFreePort([...args, "app.ts"], { cwd: CWD, ...opts });
   });
   afterAll(async () => {
     await tray?.stop();
@@ -58,13 +58,12 @@ describe("--threads", () => {
 
 describe("--listen", () => {
   test("--listen given twice: both ports serve", async () => {
-    const p1 = await freePort();
-    const p2 = await freePort();
-    const t = await startTray([`--listen=127.0.0.1:${p1}`, `--listen=127.0.0.1:${p2}`, "app.ts"], { cwd: CWD, autoPort: false, serving: 2 });
+    const t = await startTray(["--listen=127.0.0.1:0", "--listen=127.0.0.1:0", "app.ts"], { cwd: CWD, autoPort: false, serving: 2 });
     try {
-      expect(t.stderr()).toContain(`Serving on http://127.0.0.1:${p1}`);
-      expect(t.stderr()).toContain(`Serving on http://127.0.0.1:${p2}`);
-      for (const port of [p1, p2]) {
+      const ports = servingPorts(t.stderr());
+      expect(ports.length).toBe(2);
+      expect(ports[0]).not.toBe(ports[1]);
+      for (const port of ports) {
         const { responses } = await roundTrip(port, get("/text"));
         expect(responses[0].body).toBe("hello world");
       }
@@ -74,10 +73,10 @@ describe("--listen", () => {
   });
 
   test.skipIf(!HAS_IPV6_LOOPBACK)("--listen=[::1]:PORT serves over IPv6; the app sees an IPv6 peer", async () => {
-    const port = await freePort();
-    const t = await startTray([`--listen=[::1]:${port}`, "app.ts"], { cwd: CWD, autoPort: false });
+    const t = await startTray(["--listen=[::1]:0", "app.ts"], { cwd: CWD, autoPort: false });
     try {
-      expect(t.stderr()).toContain(`Serving on http://[::1]:${port}`);
+      expect(t.stderr()).toMatch(/Serving on http:\/\/\[::1\]:\d+/);
+      const port = servingPorts(t.stderr())[0];
       const c = await converse(port, "::1");
       try {
         c.send("GET /echo HTTP/1.1\r\nHost: [::1]\r\n\r\n");
@@ -103,7 +102,7 @@ describe("--listen=*:PORT with --ipv4 / --ipv6", () => {
     );
 
   test.skipIf(!HAS_IPV6_LOOPBACK)("*:PORT binds both families: 127.0.0.1 and ::1 are served", async () => {
-    const port = await freePort();
+    const port = await quietPort();
     const t = await startTray([`--listen=*:${port}`, "app.ts"], { cwd: CWD, autoPort: false, serving: 2 });
     try {
       for (const host of ["127.0.0.1", "::1"]) {
@@ -121,7 +120,7 @@ describe("--listen=*:PORT with --ipv4 / --ipv6", () => {
   });
 
   test.skipIf(!HAS_IPV6_LOOPBACK)("--no-ipv6: *:PORT binds IPv4 only", async () => {
-    const port = await freePort();
+    const port = await quietPort();
     const t = await startTray([`--listen=*:${port}`, "--no-ipv6", "app.ts"], { cwd: CWD, autoPort: false });
     try {
       expect(await accepts(port, "127.0.0.1")).toBe(true);
@@ -132,7 +131,7 @@ describe("--listen=*:PORT with --ipv4 / --ipv6", () => {
   });
 
   test.skipIf(!HAS_IPV6_LOOPBACK)("--no-ipv4: *:PORT binds IPv6 only", async () => {
-    const port = await freePort();
+    const port = await quietPort();
     const t = await startTray([`--listen=*:${port}`, "--no-ipv4", "app.ts"], { cwd: CWD, autoPort: false });
     try {
       expect(await accepts(port, "::1")).toBe(true);
@@ -389,7 +388,7 @@ describe("compatibility options (documented no-ops)", () => {
 
 describe("$PORT and --call", () => {
   test("$PORT is the default port", async () => {
-    const port = await freePort();
+    const port = await quietPort();
     const t = await startTray(["--host=127.0.0.1", "app.ts"], { cwd: CWD, autoPort: false, env: { ...ENV, PORT: String(port) } });
     try {
       expect(t.stderr()).toContain(`Serving on http://127.0.0.1:${port}`);
@@ -401,7 +400,7 @@ describe("$PORT and --call", () => {
   });
 
   test("--call factory.ts:makeApp: the async factory's result serves", async () => {
-    const t = await startTray(["--call", "factory.ts:makeApp"], { cwd: CWD });
+    const t = await startOnFreePort(["--call", "factory.ts:makeApp"], { cwd: CWD });
     try {
       const res = await fetch(`${t.url}/hi`);
       expect(res.status).toBe(200);
