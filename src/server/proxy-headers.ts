@@ -155,8 +155,9 @@ function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: (li
     origin = directOrigin(head, peer, options.urlScheme, options.serverName, options.urlPrefix);
   } else {
     const vouched = readTrusted(head, peer, options, trusted);
-    if (vouched instanceof ProtocolError) {
-      log(`Malformed proxy header from ${describePeer(peer)}: ${vouched.message}`);
+    if (vouched instanceof MalformedProxyHeader) {
+      const v = vouched.value.length > MAX_LOGGED_VALUE ? `${vouched.value.slice(0, MAX_LOGGED_VALUE)}...` : vouched.value;
+      log(`${vouched.message} from ${describePeer(peer)}, answered 400; the value was ${JSON.stringify(v)}`);
       return vouched;
     }
     origin = vouched;
@@ -198,11 +199,25 @@ interface Vouched {
   port: string | null;
 }
 
-function malformed(header: string, reason: string): ProtocolError {
-  return new ProtocolError(400, `Malformed ${header} header: ${reason}`);
+/** A trusted proxy's value tray cannot believe: a 400 for the client, the value for the log. */
+class MalformedProxyHeader extends ProtocolError {
+  constructor(
+    readonly header: string,
+    readonly value: string,
+    reason: string,
+  ) {
+    super(400, `Malformed ${header} header: ${reason}`);
+  }
 }
 
-function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: number): RequestOrigin | ProtocolError {
+/** Logged values are cut here: the log names the problem, it need not carry a 256 KiB header. */
+const MAX_LOGGED_VALUE = 200;
+
+function malformed(header: string, value: string, reason: string): MalformedProxyHeader {
+  return new MalformedProxyHeader(header, value, reason);
+}
+
+function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: number): RequestOrigin | MalformedProxyHeader {
   // RFC 9110 §5.3: several field lines of one name are one comma-separated list, in order.
   let forwarded: string | null = null;
   let xFor: string | null = null;
@@ -236,34 +251,44 @@ function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: n
   }
   if (xFor !== null) {
     const hops = trustedHops(xFor, count);
-    if (hops === null) return malformed("X-Forwarded-For", "a hop is empty or badly quoted");
+    if (hops === null) return malformed("X-Forwarded-For", xFor, "a hop is empty or badly quoted");
     // Every hop a trusted proxy appended is checked; the leftmost of them is the client.
     for (let i = hops.length - 1; i >= 0; i--) {
       const node = parseNode(hops[i], true);
-      if (node === null) return malformed("X-Forwarded-For", "a hop is not an IP address");
+      if (node === null) return malformed("X-Forwarded-For", xFor, "a hop is not an IP address");
       said.client = node;
     }
   }
   if (xHost !== null) {
     const hosts = trustedHops(xHost, count);
-    if (hosts === null) return malformed("X-Forwarded-Host", "a host is empty or badly quoted");
-    for (const host of hosts) if (!isProxyHost(host)) return malformed("X-Forwarded-Host", "not a host[:port]");
+    if (hosts === null) return malformed("X-Forwarded-Host", xHost, "a host is empty or badly quoted");
+    for (const host of hosts) if (!isProxyHost(host)) return malformed("X-Forwarded-Host", xHost, "not a host[:port]");
     said.host = hosts[0];
   }
   if (xProto !== null) {
-    const proto = protoLines === 1 ? unquote(trimOWS(xProto)) : null;
-    if (proto === null || proto.includes(",")) return malformed("X-Forwarded-Proto", "several values where one is allowed");
+    const proto = singleValue("X-Forwarded-Proto", xProto, protoLines);
+    if (typeof proto !== "string") return proto;
     const scheme = proto.toLowerCase();
-    if (scheme !== "http" && scheme !== "https") return malformed("X-Forwarded-Proto", "the scheme must be http or https");
+    if (scheme !== "http" && scheme !== "https") return malformed("X-Forwarded-Proto", xProto, "the scheme must be http or https");
     said.proto = scheme;
   }
   if (xPort !== null) {
-    const port = portLines === 1 ? unquote(trimOWS(xPort)) : null;
-    if (port === null || port.includes(",")) return malformed("X-Forwarded-Port", "several values where one is allowed");
-    if (parsePort(port) === null) return malformed("X-Forwarded-Port", "not a port number from 1 to 65535");
-    said.port = port.replace(/^0+/, "");
+    const port = singleValue("X-Forwarded-Port", xPort, portLines);
+    if (typeof port !== "string") return port;
+    const n = parsePort(port);
+    if (n === null) return malformed("X-Forwarded-Port", xPort, "not a port number from 1 to 65535");
+    said.port = String(n);
   }
   return applyVouched(head, peer, options, said);
+}
+
+/** Waitress raises for "multiple values" in -Proto and -Port: one line, one value, maybe quoted. */
+function singleValue(header: string, raw: string, lines: number): string | MalformedProxyHeader {
+  if (lines > 1) return malformed(header, raw, "several field lines where one value is allowed");
+  const v = unquote(trimOWS(raw));
+  if (v === null) return malformed(header, raw, "badly quoted");
+  if (v.includes(",")) return malformed(header, raw, "several values where one is allowed");
+  return v;
 }
 
 /** The last `count` comma-separated, optionally quoted items (the ones trusted proxies wrote), or null if one is empty or badly quoted. */
@@ -403,7 +428,7 @@ function readQuoted(s: string, at: number): [string, number] | null {
  * last `count` elements are the trusted ones, and as in Waitress the oldest of them that carries
  * for= / host= / proto= supplies each.
  */
-function readForwarded(value: string, count: number, said: Vouched): ProtocolError | null {
+function readForwarded(value: string, count: number, said: Vouched): MalformedProxyHeader | null {
   const elements: Map<string, string>[] = [];
   let element = new Map<string, string>();
   let i = 0;
@@ -417,21 +442,21 @@ function readForwarded(value: string, count: number, said: Vouched): ProtocolErr
       const start = i;
       while (i < n && TCHAR[value.charCodeAt(i)] === 1) i++;
       const name = value.slice(start, i).toLowerCase();
-      if (value.charCodeAt(i) !== 0x3d) return malformed("Forwarded", "a parameter has no '=value'");
+      if (value.charCodeAt(i) !== 0x3d) return malformed("Forwarded", value, "a parameter has no '=value'");
       i++;
       let v: string;
       if (value.charCodeAt(i) === 0x22) {
         const q = readQuoted(value, i);
-        if (q === null) return malformed("Forwarded", "a quoted value is not terminated or has a bad character");
+        if (q === null) return malformed("Forwarded", value, "a quoted value is not terminated or has a bad character");
         [v, i] = q;
       } else {
         const vs = i;
         while (i < n && TCHAR[value.charCodeAt(i)] === 1) i++;
-        if (i === vs) return malformed("Forwarded", "a parameter has an empty value");
+        if (i === vs) return malformed("Forwarded", value, "a parameter has an empty value");
         v = value.slice(vs, i);
       }
       // RFC 7239 §4: each parameter MUST NOT occur more than once per forwarded-element.
-      if (element.has(name)) return malformed("Forwarded", `${name}= appears twice in one element`);
+      if (element.has(name)) return malformed("Forwarded", value, `${name}= appears twice in one element`);
       element.set(name, v);
     }
     if (i >= n) break;
@@ -442,7 +467,7 @@ function readForwarded(value: string, count: number, said: Vouched): ProtocolErr
     }
     ows();
     if (i >= n) break;
-    if (value.charCodeAt(i) !== 0x2c) return malformed("Forwarded", "unexpected character between parameters");
+    if (value.charCodeAt(i) !== 0x2c) return malformed("Forwarded", value, "unexpected character between parameters");
     // RFC 9110 §5.6.1: empty list elements are ignored.
     if (element.size > 0) elements.push(element);
     element = new Map();
@@ -456,18 +481,18 @@ function readForwarded(value: string, count: number, said: Vouched): ProtocolErr
     const forValue = el.get("for");
     if (forValue !== undefined) {
       const node = parseNode(forValue, false);
-      if (node === null) return malformed("Forwarded", "for= is not an IP address (IPv6 as \"[addr]\")");
+      if (node === null) return malformed("Forwarded", value, "for= is not an IP address (IPv6 as \"[addr]\")");
       said.client = node;
     }
     const host = el.get("host");
     if (host !== undefined) {
-      if (!isProxyHost(host)) return malformed("Forwarded", "host= is not a host[:port]");
+      if (!isProxyHost(host)) return malformed("Forwarded", value, "host= is not a host[:port]");
       said.host = host;
     }
     const proto = el.get("proto");
     if (proto !== undefined) {
       const scheme = proto.toLowerCase();
-      if (scheme !== "http" && scheme !== "https") return malformed("Forwarded", "proto= must be http or https");
+      if (scheme !== "http" && scheme !== "https") return malformed("Forwarded", value, "proto= must be http or https");
       said.proto = scheme;
     }
   }
