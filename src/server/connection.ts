@@ -387,8 +387,13 @@ export class Connection {
       endAfter = true;
     }
     if (parts.length > 0) {
-      socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
+      const accepted = socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
       this.lastActivity = Date.now();
+      // 'drain' only follows a write that returned false. When the socket took everything and
+      // the front response still has bytes waiting, come back for them after this I/O turn.
+      if (accepted && !endAfter && this.queue.length > 0 && this.queue[0].out.length > 0) {
+        setImmediate(this.flushBound);
+      }
     }
     if (endAfter) {
       this.closeGracefully();

@@ -58,8 +58,10 @@ export interface StartOptions {
 
 /** Starts dist/tray with args (plus --host=127.0.0.1 --port=<free> unless autoPort is false). */
 export async function startTray(args: string[], opts: StartOptions = {}): Promise<Tray> {
-  const port = await freePort();
-  const full = opts.autoPort === false ? args : ["--host=127.0.0.1", `--port=${port}`, ...args];
+  // --port=0: the kernel picks a free port and tray names it in its "Serving on" line; probing for a
+  // free port first races with every other test's outgoing connections.
+  let port = 0;
+  const full = opts.autoPort === false ? args : ["--host=127.0.0.1", "--port=0", ...args];
   const proc = spawn(TRAY, full, {
     cwd: opts.cwd ?? FIXTURES,
     env: opts.env ?? { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" },
@@ -72,8 +74,12 @@ export async function startTray(args: string[], opts: StartOptions = {}): Promis
   const exited = new Promise<number>((resolve) => proc.once("exit", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15))));
   const tray: Tray = {
     proc,
-    port,
-    url: `http://127.0.0.1:${port}`,
+    get port() {
+      return port;
+    },
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
     stderr: () => err,
     stdout: () => out,
     exited,
@@ -99,6 +105,8 @@ export async function startTray(args: string[], opts: StartOptions = {}): Promis
       }
       await Bun.sleep(20);
     }
+    const m = /Serving on https?:\/\/(?:\[[^\]]+\]|[^:/]+):(\d+)/.exec(err);
+    if (m) port = Number(m[1]);
   }
   return tray;
 }
