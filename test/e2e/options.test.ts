@@ -8,14 +8,14 @@ import { existsSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { FIXTURES, startTray } from "./harness.ts";
-import type { Tray } from "./harness.ts";
+import type { StartOptions, Tray } from "./harness.ts";
 import { converse, echoOf, get, quietPort, roundTrip, servingPorts, startOnFreePort } from "./http-helpers.ts";
 
 const CWD = join(FIXTURES, "http");
 const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
 
 /** Starts one tray for a describe block and stops it after. */
-function trayFor(args: string[], opts: Parameters<typeof startTray>[1] = {}): () => Tray {
+function trayFor(args: string[], opts: StartOptions = {}): () => Tray {
   let tray: Tray;
   beforeAll(async () => {
     tray = await startOnFreePort([...args, "app.ts"], { cwd: CWD, ...opts });
@@ -370,6 +370,7 @@ describe("--log-socket-errors", () => {
     const from = quiet().stderr().length;
     await hangUpMidRequest(quiet());
     expect(await stderrMatches(quiet(), DISCONNECT, from, 500)).toBe(false);
+    expect(quiet().stderr().slice(from)).toBe(""); // nothing at all about it
   });
 });
 
