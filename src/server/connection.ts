@@ -27,6 +27,9 @@ import type { Peer, RequestOrigin } from "./request-origin.ts";
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
 
+/** RFC 9110 §9.2.1: methods whose requests may run side by side. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
 
 export interface ConnectionContext {
@@ -177,10 +180,22 @@ export class Connection {
     if (i >= 0) this.queue.splice(i, 1);
   }
 
+  /**
+   * Starts queued requests, in order, up to 1 + --channel-request-lookahead at once. RFC 9112
+   * §9.3.2: pipelined requests may run in parallel only when their methods are safe, so an unsafe
+   * request starts only when nothing before it is running, and nothing starts while it runs.
+   */
   private dispatchReady(): void {
     for (let i = 0; i < this.queue.length && this.running < this.maxRunning; i++) {
       const ex = this.queue[i];
-      if (ex.id === -1 && ex.received !== null) this.dispatch(ex);
+      const safe = SAFE_METHODS.has(ex.head.method);
+      if (ex.id !== -1) {
+        if (!safe) return;
+        continue;
+      }
+      if (ex.received === null || (!safe && this.running > 0)) return;
+      this.dispatch(ex);
+      if (!safe) return;
     }
   }
 

@@ -64,12 +64,12 @@ export async function openListeners(
   onSocket: (socket: Socket, listener: Listener) => void,
 ): Promise<Listener[]> {
   const opened: Listener[] = [];
-  // Binding "::" alongside "0.0.0.0" needs IPV6_V6ONLY, or the second bind fails on Linux.
-  const bothWildcards = addresses.some((a) => a.kind === "tcp" && a.host === "0.0.0.0") && addresses.some((a) => a.kind === "tcp" && a.host === "::");
   try {
     for (const address of addresses) {
       if (address.kind === "unix") clearStaleSocket(address.path);
-      const ipv6Only = address.kind === "tcp" && address.host === "::" && bothWildcards;
+      // Every IPv6 socket is IPV6_V6ONLY, as in Waitress: "::" must not also take IPv4 clients
+      // (--no-ipv4 means no IPv4), and "0.0.0.0" beside it binds without a conflict.
+      const ipv6Only = address.kind === "tcp" && address.host.includes(":");
       const listener = await listenOne(address, opts.backlog, ipv6Only, onSocket, opts.scheme);
       if (address.kind === "unix") chmodSync(address.path, opts.unixSocketPerms);
       opened.push(listener);
