@@ -1,13 +1,17 @@
 // Micro-benchmark of the Worker pool alone (no sockets): dispatches N hello-world requests through
 // 1 and 2 Workers with a trivial sink, keeping WINDOW requests in flight, and prints requests/s.
-//   bun scripts/bench-pool.ts [N=200000] [WINDOW=512] [APP=examples/hello.ts]
+//   bun scripts/bench-pool.ts [N=200000] [WINDOW=512] [RUNS=3] [APP=examples/hello.ts]
+// Each pool size runs RUNS times (2 cores are noisy: JIT and GC threads compete) and the median
+// is reported.
 // It measures the cross-thread protocol and the Worker's request/response path, which bound what
 // the server can reach; compare runs before and after a change to src/pool.
+import { readFileSync, readdirSync } from "node:fs";
 import { WorkerPool, type PoolRequest, type ResponseSink } from "../src/pool/pool.ts";
 
 const N = Number(process.argv[2] ?? 200_000);
 const WINDOW = Number(process.argv[3] ?? 512);
-const APP = process.argv[4] ?? "examples/hello.ts";
+const RUNS = Number(process.argv[4] ?? 3);
+const APP = process.argv[5] ?? "examples/hello.ts";
 const root = new URL("..", import.meta.url).pathname;
 
 const request: PoolRequest = {
@@ -22,6 +26,36 @@ const request: PoolRequest = {
   scriptName: "",
   requestLine: "GET /hello HTTP/1.1",
 };
+
+/** CPU seconds per thread of this process (Linux /proc; empty elsewhere), keyed "tid name". */
+function threadCpu(): Map<string, number> {
+  const times = new Map<string, number>();
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const fields = stat.slice(close + 2).split(" ");
+      times.set(`${tid} ${stat.slice(stat.indexOf("(") + 1, close)}`, (Number(fields[11]) + Number(fields[12])) / 100);
+    }
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  return times;
+}
+
+/** "main 1.9 s, Workers 1.2 s, other 0.3 s" between two threadCpu() snapshots. */
+function cpuSplit(before: Map<string, number>, after: Map<string, number>): string {
+  let main = 0;
+  let workers = 0;
+  let other = 0;
+  for (const [key, t] of after) {
+    const used = t - (before.get(key) ?? 0);
+    if (key.startsWith(`${process.pid} `)) main += used;
+    else if (key.endsWith(" Worker")) workers += used;
+    else other += used;
+  }
+  return `CPU: main ${main.toFixed(2)} s, Workers ${workers.toFixed(2)} s, other ${other.toFixed(2)} s`;
+}
 
 async function run(threads: number): Promise<number> {
   const pool = new WorkerPool({
@@ -56,17 +90,28 @@ async function run(threads: number): Promise<number> {
       next();
     },
   };
+  const cpu0 = threadCpu();
   const t0 = performance.now();
   for (; sent < Math.min(WINDOW, N); sent++) pool.dispatch(request, sink);
   await finished;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSplit(cpu0, threadCpu());
   await pool.close(1000);
   if (failed > 0) console.error(`${failed} requests failed`);
   const rate = N / seconds;
-  console.log(`${threads} worker(s): ${N} requests in ${seconds.toFixed(2)} s = ${Math.round(rate).toLocaleString("en-US")} req/s (window ${WINDOW}, ${(bytes / N).toFixed(0)} body bytes each)`);
+  console.log(`${threads} worker(s): ${N} requests in ${seconds.toFixed(2)} s = ${Math.round(rate).toLocaleString("en-US")} req/s (window ${WINDOW}, ${(bytes / N).toFixed(0)} body bytes each; ${cpu})`);
   return rate;
 }
 
-const one = await run(1);
-const two = await run(2);
+async function median(threads: number): Promise<number> {
+  const rates: number[] = [];
+  for (let i = 0; i < RUNS; i++) rates.push(await run(threads));
+  rates.sort((a, b) => a - b);
+  const m = rates[Math.floor(rates.length / 2)];
+  console.log(`=> ${threads} worker(s): median ${Math.round(m).toLocaleString("en-US")} req/s over ${RUNS} runs`);
+  return m;
+}
+
+const one = await median(1);
+const two = await median(2);
 console.log(`2 workers / 1 worker: ${(two / one).toFixed(2)}x`);

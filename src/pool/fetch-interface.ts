@@ -103,27 +103,35 @@ function notAResponse(exchange: Exchange, value: unknown): void {
 function respond(exchange: Exchange, response: Response): void {
   if (exchange.finished) {
     // Cancelled while the handler ran: nobody wants this body.
-    if (response.body !== null) response.body.cancel().catch(() => {});
+    response.body?.cancel().catch(() => {});
     return;
   }
   if (response.type === "error") {
     exchange.fail(null, "TypeError: the handler returned Response.error(), which has no status to send");
     return;
   }
-  const headers: string[] = [];
-  // Headers iteration yields each Set-Cookie separately (Fetch: "sort and combine").
-  for (const [name, value] of response.headers) headers.push(name, value);
-  const body = response.body;
-  if (body === null) {
-    // No body: nothing to check a Content-Length against (a HEAD or 304 answer may declare one).
-    exchange.setHead(response.status, response.statusText, headers, -1);
-    exchange.end();
-    return;
+  try {
+    const headers: string[] = [];
+    let contentLength: string | null = null;
+    // Headers iteration yields each Set-Cookie separately (Fetch: "sort and combine"); names are lower case.
+    for (const [name, value] of response.headers) {
+      headers.push(name, value);
+      if (name === "content-length") contentLength = value;
+    }
+    const body = response.body;
+    if (body === null) {
+      // No body: nothing to check a Content-Length against (a HEAD or 304 answer may declare one).
+      exchange.setHead(response.status, response.statusText, headers, -1);
+      exchange.end();
+      return;
+    }
+    exchange.setHead(response.status, response.statusText, headers, declaredLength(contentLength));
+    const reader = body.getReader(); // throws for a body the app already read
+    exchange.source = reader;
+    void pump(exchange, reader);
+  } catch (error) {
+    exchange.fail(error);
   }
-  exchange.setHead(response.status, response.statusText, headers, declaredLength(response.headers.get("content-length")));
-  const reader = body.getReader();
-  exchange.source = reader;
-  void pump(exchange, reader);
 }
 
 /** The app's Content-Length when it is 1*DIGIT (RFC 9110 §8.6) and a safe integer, else -1. */

@@ -6,6 +6,7 @@
 import { AppLoadError, loadApp } from "../app/loader.ts";
 import type { FetchHandler } from "../app/types.ts";
 import { Exchange, describeError, type ExchangeHost } from "./exchange.ts";
+import { installFetchGlobals } from "./fetch-globals.ts";
 import { runFetch } from "./fetch-interface.ts";
 import {
   OP_ACK,
@@ -74,6 +75,7 @@ async function init(fields: unknown[]): Promise<void> {
   host.exposeTracebacks = exposeTracebacks === 1;
   host.highWatermark = highWatermark;
   guardAgainstDeath();
+  installFetchGlobals();
   try {
     handler = await loadApp({ module, object, call: call === 1, cwd });
   } catch (error) {

@@ -113,6 +113,21 @@ describe("round trip", () => {
     expect(r.error?.status).toBe(500);
   });
 
+  test("a string body gets the Fetch standard's text/plain;charset=UTF-8 unless the app set a type", async () => {
+    const plain = await send(one.pool, "/text");
+    expect(header(plain.headers, "content-type")).toBe("text/plain;charset=UTF-8");
+    expect(text(plain)).toBe("h\u00e9llo \u2603");
+    const html = await send(one.pool, "/html");
+    expect(header(html.headers, "content-type")).toBe("text/html");
+    const bytes = await send(one.pool, "/bytes", { method: "POST", body: new Uint8Array([1]) });
+    expect(header(bytes.headers, "content-type")).toBe("application/octet-stream");
+  });
+
+  test("Response subclasses, instanceof and Response.json still work in the app", async () => {
+    const r = await send(one.pool, "/subclass");
+    expect(text(r)).toBe("true true text/plain;charset=UTF-8 true");
+  });
+
   test("string chunks in a body stream are sent as UTF-8", async () => {
     const r = await send(one.pool, "/strings");
     expect(text(r)).toBe("caf\u00e9 \u2603");

@@ -23,6 +23,7 @@ describe("a failing handler gives 500", () => {
     ["/not-response", "returned number, not a Response"],
     ["/undefined", "returned undefined, not a Response"],
     ["/response-error", "Response.error()"],
+    ["/used-body", "TypeError"],
   ] as const) {
     test(`${target}: body is exactly "Internal Server Error", the error is logged with the request line`, async () => {
       plain.logs.length = 0;

@@ -1,0 +1,22 @@
+// Makes the Worker's global Response follow the Fetch standard where Bun 1.4 does not, before the
+// app is loaded, so every app behaves as it would under Deno, Node or a browser.
+//
+// Fetch "extract a body": a USVString body gets Content-Type `text/plain;charset=UTF-8` in the
+// response's header list. Bun keeps that type out of response.headers and adds it only inside
+// Bun.serve, so the pool — which sends what response.headers holds — would send plain-text
+// bodies with no Content-Type at all (browsers then guess the charset: "é" turns into "Ã©").
+// A Proxy keeps everything else as it was: instanceof, statics (Response.json), subclassing.
+const TEXT_PLAIN = "text/plain;charset=UTF-8";
+
+export function installFetchGlobals(): void {
+  const Native = globalThis.Response;
+  globalThis.Response = new Proxy(Native, {
+    construct(target, args: unknown[], newTarget) {
+      const response = Reflect.construct(target, args, newTarget) as Response;
+      if (typeof args[0] === "string" && !response.headers.has("content-type")) {
+        response.headers.set("content-type", TEXT_PLAIN);
+      }
+      return response;
+    },
+  });
+}
