@@ -5,6 +5,7 @@
 
 import { connect } from "node:net";
 import type { Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -25,11 +26,25 @@ export interface Reply {
   json<T = Record<string, unknown>>(): T;
 }
 
-export type Target = { port: number; host?: string } | { path: string };
+/** TCP (optionally TLS with this SNI name, certificate not checked: the tests make their own) or a unix socket. */
+export type Target = { port: number; host?: string; tls?: { servername: string } } | { path: string };
 
 function open(target: Target, localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = "path" in target ? connect({ path: target.path }) : connect({ host: target.host ?? "127.0.0.1", port: target.port, localAddress });
+    if ("path" in target) {
+      const s = connect({ path: target.path });
+      s.once("connect", () => resolve(s));
+      s.once("error", reject);
+      return;
+    }
+    const host = target.host ?? "127.0.0.1";
+    if (target.tls !== undefined) {
+      const s = tlsConnect({ host, port: target.port, localAddress, servername: target.tls.servername, rejectUnauthorized: false });
+      s.once("secureConnect", () => resolve(s));
+      s.once("error", reject);
+      return;
+    }
+    const s = connect({ host, port: target.port, localAddress });
     s.once("connect", () => resolve(s));
     s.once("error", reject);
   });
@@ -124,7 +139,17 @@ export interface Nginx {
  * running as root, else nothing: workers must reach the temp dir and the 0600 unix socket).
  */
 export async function startNginx(nginx: string, dir: string, template: string, vars: Record<string, string>): Promise<Nginx> {
-  const port = await freePort();
+  // A probed free port can be taken before nginx binds it: try a few.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNginxOnce(nginx, dir, template, vars, await freePort());
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startNginxOnce(nginx: string, dir: string, template: string, vars: Record<string, string>, port: number): Promise<Nginx> {
   for (const d of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, d), { recursive: true });
   const all: Record<string, string> = { ...vars, PREFIX: dir, PORT: String(port), USER: process.getuid?.() === 0 ? "user root;" : "" };
   const conf = readFileSync(template, "utf8").replace(/@([A-Z_]+)@/g, (_, k: string) => {
