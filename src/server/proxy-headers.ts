@@ -157,7 +157,7 @@ function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: (li
     const vouched = readTrusted(head, peer, options, trusted);
     if (vouched instanceof MalformedProxyHeader) {
       const v = vouched.value.length > MAX_LOGGED_VALUE ? `${vouched.value.slice(0, MAX_LOGGED_VALUE)}...` : vouched.value;
-      log(`${vouched.message} from ${describePeer(peer)}, answered 400; the value was ${JSON.stringify(v)}`);
+      log(`400 for ${describePeer(peer)}: ${vouched.message}; the value was ${JSON.stringify(v)}`);
       return vouched;
     }
     origin = vouched;

@@ -274,6 +274,15 @@ describe("X-Forwarded-Proto", () => {
     expect(refusal(["X-Forwarded-Proto", "https", "X-Forwarded-Proto", "https"]).message).toContain("X-Forwarded-Proto");
   });
 
+  test("a badly quoted value is a 400 that says so", () => {
+    expect(refusal(["X-Forwarded-Proto", '"https']).message).toBe("Malformed X-Forwarded-Proto header: badly quoted");
+  });
+
+  test("the 400 is logged with the peer and the offending value", () => {
+    const { logs } = refused(head(["X-Forwarded-Proto", "gopher"]), PROXY, xOptions());
+    expect(logs).toEqual(['400 for 10.0.0.5: Malformed X-Forwarded-Proto header: the scheme must be http or https; the value was "gopher"']);
+  });
+
   test("with no Host (HTTP/1.0) the URL names --server-name", () => {
     const h = head(["X-Forwarded-Proto", "https"], { authority: null, versionMinor: 0 });
     h.headers = h.headers.slice(2);
