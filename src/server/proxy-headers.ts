@@ -167,8 +167,8 @@ function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: (li
   if (untrusted !== 0) {
     if (options.logUntrustedProxyHeaders) {
       const what = options.clearUntrustedProxyHeaders ? "removed" : "passed to the app (--no-clear-untrusted-proxy-headers)";
-      const why = trustedPeer ? "not named by --trusted-proxy-headers" : "the peer is not --trusted-proxy";
-      log(`Untrusted proxy headers from ${describePeer(peer)} ${what}: ${displayNames(untrusted)} (${why}); remove them at the proxy.`);
+      const why = trustedPeer ? "not named by --trusted-proxy-headers; the proxy should drop them" : "the peer is not --trusted-proxy";
+      log(`Untrusted proxy headers from ${describePeer(peer)} ${what}: ${displayNames(untrusted)} (${why})`);
     }
     if (options.clearUntrustedProxyHeaders) origin.headers = withoutFields(origin.headers, untrusted);
   }
@@ -185,7 +185,7 @@ function withoutFields(h: string[], bits: number): string[] {
 
 // --- reading a trusted proxy's headers -------------------------------------------------------
 
-interface Node {
+interface HopAddress {
   address: string;
   family: "IPv4" | "IPv6";
   port: number | null;
@@ -193,7 +193,7 @@ interface Node {
 
 /** What a trusted proxy said, before it is applied to the URL and the client address. */
 interface Vouched {
-  client: Node | null;
+  client: HopAddress | null;
   host: string | null;
   proto: string | null;
   port: string | null;
@@ -376,7 +376,7 @@ function parsePort(s: string): number | null {
  * "unknown" and obfuscated names: tray reports the client's address, and those are not one).
  * X-Forwarded-For also carries bare IPv6 addresses (no port then).
  */
-function parseNode(s: string, bareIPv6: boolean): Node | null {
+function parseNode(s: string, bareIPv6: boolean): HopAddress | null {
   if (s.charCodeAt(0) === 0x5b) {
     const end = s.indexOf("]");
     if (end < 0) return null;

@@ -39,7 +39,10 @@ function open(target: Target, localAddress?: string): Promise<Socket> {
     }
     const host = target.host ?? "127.0.0.1";
     if (target.tls !== undefined) {
-      const s = tlsConnect({ host, port: target.port, localAddress, servername: target.tls.servername, rejectUnauthorized: false });
+      // TLS over a TCP socket opened from localAddress (tls.connect's own options do not take one).
+      const tcp = connect({ host, port: target.port, localAddress });
+      tcp.once("error", reject);
+      const s = tlsConnect({ socket: tcp, servername: target.tls.servername, rejectUnauthorized: false });
       s.once("secureConnect", () => resolve(s));
       s.once("error", reject);
       return;
