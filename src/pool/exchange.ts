@@ -10,6 +10,8 @@
 // Worker's end-of-turn flush releases it (then the head leaves with the first chunk and length
 // unknown, unless the app declared Content-Length). So a static body is always sized, and a
 // stream (SSE) gets its head and first chunk out at the end of the turn that produced them.
+// A HEAD request's response never carries body bytes: its bodyLength is the app's Content-Length
+// or the length of a body that ended within the turn, else unknown, and a longer body is cancelled.
 import { BODY_APP_ERROR, STATUS_APP_ERROR } from "./limits.ts";
 import { OP_DATA, OP_END, OP_ERROR, OP_HEAD, OP_RESPONSE, type Outbox } from "./protocol.ts";
 
@@ -57,7 +59,7 @@ export class Exchange {
   readonly host: ExchangeHost;
   readonly request: RequestFields;
   readonly abort = new AbortController();
-  /** Skip the Content-Length check: a HEAD response declares a length it does not send. */
+  /** A HEAD response declares the length a GET would have (RFC 9110 §9.3.2) and sends no body. */
   readonly isHead: boolean;
   source: BodySource | null = null;
   cancelled = false;
@@ -67,8 +69,10 @@ export class Exchange {
   private status = 0;
   private statusText = "";
   private headers: string[] = [];
-  /** Content-Length the app declared, or -1. */
+  /** Content-Length the app declared and the body is held to, or -1. */
   private declared = -1;
+  /** For HEAD: the Content-Length the app declared (reported as bodyLength, never checked), or -1. */
+  private headLength = -1;
   private sent = 0;
   private first: Uint8Array | null = null;
   private resume: (() => void) | null = null;
@@ -89,12 +93,14 @@ export class Exchange {
     return this.unacked > this.host.highWatermark;
   }
 
-  /** The response head; sent with the first chunk or the end, whichever comes first. */
+  /** The response head; sent with the first chunk or the end, whichever comes first.
+   *  declaredLength: the app's Content-Length, or -1 (pass -1 for a null body except for HEAD). */
   setHead(status: number, statusText: string, headers: string[], declaredLength: number): void {
     this.status = status;
     this.statusText = statusText;
     this.headers = headers;
-    this.declared = this.isHead ? -1 : declaredLength;
+    if (this.isHead) this.headLength = declaredLength;
+    else this.declared = declaredLength;
   }
 
   /** A body chunk; `owned`: nobody else holds it (it may be transferred, not copied). */
@@ -106,19 +112,47 @@ export class Exchange {
       return;
     }
     if (this.state === IDLE) {
-      // Copied: held until the end of the turn, and the app may reuse its buffer meanwhile.
-      this.first = owned ? chunk : new Uint8Array(chunk);
+      // A HEAD response only needs the count. Otherwise copied: held until the end of the turn,
+      // and the app may reuse its buffer meanwhile.
+      if (!this.isHead) this.first = owned ? chunk : new Uint8Array(chunk);
       this.state = HELD;
       this.host.held.push(this);
       this.host.scheduleFlush();
       return;
     }
+    if (this.isHead) return;
     if (this.state === HELD) this.releaseHead();
     this.unacked += chunk.byteLength;
     const out = this.host.outbox;
     out.fields.push(OP_DATA, this.id);
     out.pushBytes(chunk, owned);
     this.host.scheduleFlush();
+  }
+
+  /** The whole body at once, for a body that was never a stream; small (<= DATA_PIECE_MAX). */
+  sendWhole(body: Uint8Array): void {
+    if (this.state !== IDLE) {
+      this.sendData(body, false);
+      this.end();
+      return;
+    }
+    const length = body.byteLength;
+    if (this.declared >= 0 && length !== this.declared) {
+      this.fail(new Error(`the app's body has ${length} bytes, its Content-Length says ${this.declared}`));
+      return;
+    }
+    this.sent = length;
+    const out = this.host.outbox;
+    if (this.isHead) {
+      this.pushHead(this.headLength >= 0 ? this.headLength : length);
+      out.fields.push(OP_END, this.id);
+    } else {
+      const f = out.fields;
+      f.push(OP_RESPONSE, this.id, this.status, this.statusText, this.headers.length);
+      for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
+      out.pushBytes(body, false); // the app may hold the same bytes (a cached Response's clone)
+    }
+    this.finish();
   }
 
   /** The body ended. */
@@ -130,6 +164,10 @@ export class Exchange {
     }
     const out = this.host.outbox;
     if (this.state === STREAMING) {
+      out.fields.push(OP_END, this.id);
+    } else if (this.isHead) {
+      // RFC 9110 §9.3.2: the length a GET would have had — the app's own word, else the count.
+      this.pushHead(this.headLength >= 0 ? this.headLength : this.sent);
       out.fields.push(OP_END, this.id);
     } else {
       const f = out.fields;
@@ -145,17 +183,29 @@ export class Exchange {
   /** End-of-turn flush: the body did not end within the turn, so the head goes now. */
   releaseHead(): void {
     if (this.state !== HELD) return;
-    const out = this.host.outbox;
-    const f = out.fields;
-    f.push(OP_HEAD, this.id, this.status, this.statusText, this.headers.length);
-    for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
-    f.push(this.declared);
+    if (this.isHead) {
+      // A HEAD answer is complete with its head: stop the app's (possibly endless) body here.
+      this.pushHead(this.headLength);
+      this.host.outbox.fields.push(OP_END, this.id);
+      this.cancelSource(undefined);
+      this.finish();
+      return;
+    }
+    this.pushHead(this.declared);
     this.state = STREAMING;
+    const out = this.host.outbox;
     const first = this.first!;
     this.first = null;
     this.unacked += first.byteLength;
-    f.push(OP_DATA, this.id);
+    out.fields.push(OP_DATA, this.id);
     out.pushBytes(first, true);
+  }
+
+  private pushHead(bodyLength: number): void {
+    const f = this.host.outbox.fields;
+    f.push(OP_HEAD, this.id, this.status, this.statusText, this.headers.length);
+    for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
+    f.push(bodyLength);
   }
 
   /** The app failed (threw, rejected, returned a non-Response, broke its stream). Before the head

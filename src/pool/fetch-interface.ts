@@ -4,6 +4,7 @@
 // Node-style (req, res) apps would get a sibling of this file driving the same Exchange.
 import type { FetchHandler, RemoteAddr, RequestIP, ServeInfo } from "../app/types.ts";
 import { bodyFileStream } from "./body-file.ts";
+import { hasMemoryBody } from "./fetch-globals.ts";
 import type { Exchange } from "./exchange.ts";
 import { BODY_METHOD_UNSUPPORTED, DATA_PIECE_MAX, STATUS_METHOD_UNSUPPORTED } from "./limits.ts";
 
@@ -118,14 +119,24 @@ function respond(exchange: Exchange, response: Response): void {
       headers.push(name, value);
       if (name === "content-length") contentLength = value;
     }
+    const declared = declaredLength(contentLength);
+    if (hasMemoryBody(response) && !response.bodyUsed) {
+      // Bytes already in memory: take them whole, with no stream machinery — and without even
+      // touching response.body, which would build one (Bun.peek: has bytes() settled already?).
+      exchange.setHead(response.status, response.statusText, headers, declared);
+      const bytes = response.bytes();
+      if (Bun.peek.status(bytes) === "fulfilled") sendBytes(exchange, Bun.peek(bytes) as Uint8Array);
+      else void settleBytes(exchange, bytes);
+      return;
+    }
     const body = response.body;
     if (body === null) {
-      // No body: nothing to check a Content-Length against (a HEAD or 304 answer may declare one).
-      exchange.setHead(response.status, response.statusText, headers, -1);
+      // No body: a 304's Content-Length is not held against it; a HEAD's is its bodyLength.
+      exchange.setHead(response.status, response.statusText, headers, exchange.isHead ? declared : -1);
       exchange.end();
       return;
     }
-    exchange.setHead(response.status, response.statusText, headers, declaredLength(contentLength));
+    exchange.setHead(response.status, response.statusText, headers, declared);
     const reader = body.getReader(); // throws for a body the app already read
     exchange.source = reader;
     void pump(exchange, reader);
@@ -138,6 +149,35 @@ function respond(exchange: Exchange, response: Response): void {
 function declaredLength(value: string | null): number {
   if (value === null || !/^[0-9]{1,15}$/.test(value)) return -1;
   return Number(value);
+}
+
+async function settleBytes(exchange: Exchange, pending: Promise<Uint8Array>): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await pending;
+  } catch (error) {
+    exchange.fail(error);
+    return;
+  }
+  sendBytes(exchange, bytes);
+}
+
+function sendBytes(exchange: Exchange, bytes: Uint8Array): void {
+  if (exchange.finished) return;
+  if (bytes.byteLength <= DATA_PIECE_MAX) exchange.sendWhole(bytes);
+  else void pump(exchange, onceReader(bytes)); // large: in pieces, under flow control
+}
+
+/** A reader that yields one chunk, then the end. */
+function onceReader(chunk: Uint8Array): ChunkReader {
+  let given = false;
+  return {
+    read() {
+      if (given) return Promise.resolve({ done: true });
+      given = true;
+      return Promise.resolve({ done: false, value: chunk });
+    },
+  };
 }
 
 /** What pump() needs of a ReadableStream reader; chunks are checked, not trusted. */

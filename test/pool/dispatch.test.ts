@@ -91,14 +91,21 @@ describe("round trip", () => {
     expect(text(r)).toBe("GET");
   });
 
-  test("a null body has length 0; the app's Content-Length header is passed on for HEAD", async () => {
+  test("a null body has length 0", async () => {
     const empty = await send(one.pool, "/empty");
     expect(empty.status).toBe(204);
     expect(empty.bodyLength).toBe(0);
     expect(empty.calls).toEqual(["head", "end"]);
-    const head = await send(one.pool, "/head-length", { method: "HEAD" });
-    expect(head.bodyLength).toBe(0);
-    expect(header(head.headers, "content-length")).toBe("1234");
+  });
+
+  test("HEAD: no body bytes, and bodyLength is what GET would send", async () => {
+    const counted = await send(one.pool, "/method", { method: "HEAD" });
+    expect(counted.calls).toEqual(["head", "end"]);
+    expect(counted.bodyLength).toBe(4); // "HEAD"
+    const declared = await send(one.pool, "/head-length", { method: "HEAD" });
+    expect(declared.calls).toEqual(["head", "end"]);
+    expect(declared.bodyLength).toBe(1234);
+    expect(header(declared.headers, "content-length")).toBe("1234");
   });
 
   test("a streamed body with a declared Content-Length reports that length in the head", async () => {

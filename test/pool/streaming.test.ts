@@ -97,6 +97,13 @@ describe("streams", () => {
     await waitFor(async () => (await workerStats()).cancelled.includes("sse1"), "the stream to be cancelled");
   });
 
+  test("HEAD on a stream is answered with the head alone, and the app's stream is cancelled", async () => {
+    const r = await send(handle.pool, "/sse?tag=head1", { method: "HEAD" });
+    expect(r.calls).toEqual(["head", "end"]);
+    expect(r.bodyLength).toBeNull();
+    await waitFor(async () => (await workerStats()).cancelled.includes("head1"), "the stream to be cancelled");
+  });
+
   test("cancel() cancels the app's body stream, aborts request.signal, and nothing more arrives", async () => {
     const { sink, result } = recordingSink();
     const id = handle.pool.dispatch(poolRequest("/ticker?tag=tick1"), sink);
