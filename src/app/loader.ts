@@ -1,7 +1,8 @@
-// MODULE[:OBJECT] and --call -> a FetchHandler (DESIGN.md §1). Runs inside each pool Worker, never
-// on the main thread. Steps, each failing with one AppLoadError line: resolve MODULE to a file
-// (resolve.ts), import it (import.ts), walk OBJECT's dotted path, call it when --call, then accept
-// a function or an object with a fetch method. A method is bound to the object it was read from,
+// MODULE[:OBJECT] and --call -> a FetchHandler (DESIGN.md §1), or the raw value (loadAppTarget) for
+// --interface detection (detect.ts). Runs inside each pool Worker, never on the main thread.
+// Steps, each failing with one AppLoadError line: resolve MODULE to a file (resolve.ts), import it
+// (import.ts), walk OBJECT's dotted path, call it when --call, then accept a function or an object
+// with a fetch method. A method is bound to the object it was read from,
 // so `app.fetch` and `{ fetch() { this... } }` both see their `this`.
 import { describeThrown, describeValue, isClass, isThenable, listNames, attributeNames, readProperty } from "./describe.ts";
 import { AppLoadError } from "./errors.ts";
@@ -15,15 +16,40 @@ export { AppLoadError } from "./errors.ts";
 export { parseAppSpec } from "./spec.ts";
 
 export async function loadApp(spec: AppSpec): Promise<FetchHandler> {
+  return toFetchHandler(await loadAppTarget(spec));
+}
+
+/** What MODULE[:OBJECT] (and --call) named, before anyone judged it: --interface=auto needs the
+ *  raw value to tell a fetch app from a Node-style one (src/app/detect.ts). */
+export interface AppTarget {
+  value: unknown;
+  /** The object the value was read from, for binding; undefined for a top-level ES export. */
+  holder: object | undefined;
+  /** `"app.ts" export "default"`, or `... called by --call returned` for a factory's result. */
+  named: string;
+  /** The value is what --call's factory returned (messages then read "... returned a string"). */
+  fromFactory: boolean;
+}
+
+/** The module named no such export: --interface=auto may still serve a server it listen()ed on. */
+export class MissingExportError extends AppLoadError {}
+
+/** Imports MODULE, walks OBJECT and runs the --call factory; throws AppLoadError. */
+export async function loadAppTarget(spec: AppSpec): Promise<AppTarget> {
   installTsconfigJsx();
   const file = resolveModule(spec.module, spec.cwd);
   const loaded = await importModule(file, spec.module, spec.cwd);
   const path = (spec.object || "default").split(".");
   const { value, holder } = walkObjectPath(loaded, path, spec.module, spec.cwd);
   const named = `${JSON.stringify(spec.module)} export ${JSON.stringify(path.join("."))}`;
-  if (!spec.call) return toHandler(value, holder, named);
+  if (!spec.call) return { value, holder, named, fromFactory: false };
   const made = await callFactory(value, holder, named, spec.cwd);
-  return toHandler(made.app, undefined, `${named} called by --call returned`, true);
+  return { value: made.app, holder: undefined, named: `${named} called by --call returned`, fromFactory: true };
+}
+
+/** The target as a fetch handler (DESIGN.md §1), or the AppLoadError saying why it is not one. */
+export function toFetchHandler(target: AppTarget): FetchHandler {
+  return toHandler(target.value, target.holder, target.named, target.fromFactory);
 }
 
 interface Found {
@@ -37,7 +63,7 @@ function walkObjectPath(loaded: LoadedModule, path: string[], module: string, cw
   const [first, ...rest] = path;
   let { value, holder } = readExport(loaded, first);
   if (value === undefined && !exportNames(loaded).includes(first)) {
-    throw new AppLoadError(missingExport(loaded, first, module));
+    throw new MissingExportError(missingExport(loaded, first, module));
   }
   for (let i = 0; i < rest.length; i++) {
     const attribute = rest[i];
