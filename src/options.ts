@@ -21,6 +21,7 @@
 // byte sizes take K/M/G suffixes (binary), and --trusted-proxy-headers accepts commas too.
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
+import { APP_INTERFACES, type AppInterface } from "./app/interfaces.ts";
 
 export type ListenAddress =
   | { kind: "tcp"; host: string; port: number } // host is an IP literal or name, "::" / "0.0.0.0" for wildcards
@@ -29,6 +30,8 @@ export type ListenAddress =
 export interface Options {
   app: string | null; // MODULE[:OBJECT], positional or --app
   call: boolean;
+  /** Which interface the app is written for; "auto" tells from what MODULE:OBJECT names (src/app/detect.ts). */
+  interface: AppInterface;
   host: string;
   port: number;
   listen: string[]; // raw --listen values
@@ -202,6 +205,12 @@ function parseApp(raw: string): string {
   return raw;
 }
 
+function parseInterface(raw: string): AppInterface {
+  const found = APP_INTERFACES.find((name) => name === raw.toLowerCase());
+  if (found === undefined) throw new UsageError(`--interface must be auto, fetch or node, not ${quote(raw)}.`);
+  return found;
+}
+
 function parseNonEmpty(name: string, what: string) {
   return (raw: string): string => {
     if (raw === "" || raw.includes("\0")) throw new UsageError(`--${name} must be ${what}, not ${quote(raw)}.`);
@@ -315,6 +324,9 @@ const ENTRIES: Entry[] = [
     help: "The app to serve; the same as the positional argument (give one or the other).", parse: parseApp },
   bool("call", "call", false, "standard",
     "Call OBJECT with no arguments (awaiting a promise) to get the app, instead of serving OBJECT itself."),
+  { name: "interface", key: "interface", type: "string", metavar: APP_INTERFACES.join("|"), default: "auto", group: "standard",
+    help: "How tray calls the app. fetch: (request, info) => Response, or an object with a fetch method (Hono, Elysia, export default { fetch }). node: a Node-style (req, res) handler — Express, Connect, an http.Server (its 'request' listener), a Koa app (app.callback()), or, with no usable export, the server the module listen()ed on while loading (tray serves it on its own sockets; the app binds no port). auto decides once at start-up and logs its choice: an object with a fetch method is fetch; an http.Server, a Koa app, or a function whose parameters read (req, res) or (req, res, next) is node; any other function is fetch. WebSocket upgrades are not served in either interface. (Not in Waitress.)",
+    parse: parseInterface },
   { name: "host", key: "host", type: "string", metavar: "ADDR", default: "0.0.0.0", group: "standard",
     help: "Host name or IP address on which to listen; 0.0.0.0 means every IPv4 address, :: every IPv6 address, * both (per --ipv4/--ipv6). May not be used together with --listen or --unix-socket.",
     parse: parseNonEmpty("host", "a host name or IP address") },
@@ -766,7 +778,7 @@ export function renderHelp(): string {
     "Usage: tray [OPTIONS] MODULE[:OBJECT]",
     "",
     ...wrap(
-      "Serve a fetch-style app over HTTP/1.1. MODULE is a file relative to the current directory (app.ts, src/server.js; a directory means its index file) or a package name; OBJECT is a dotted path to the app inside it (default: the default export): a function (request, info) => Response, or an object with a fetch method. Options may also be written --name VALUE.",
+      "Serve a fetch-style or Node-style (req, res) app over HTTP/1.1. MODULE is a file relative to the current directory (app.ts, src/server.js; a directory means its index file) or a package name; OBJECT is a dotted path to the app inside it (default: the default export): a function (request, info) => Response, an object with a fetch method, or a Node-style app (see --interface). Options may also be written --name VALUE.",
       "",
     ),
   ];

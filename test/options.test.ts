@@ -68,7 +68,7 @@ describe("defaults", () => {
   test("an app alone gives Waitress's defaults", () => {
     const o = parseApp();
     expect(o).toMatchObject(WAITRESS_DEFAULTS);
-    expect(o).toMatchObject({ app: "app.ts", call: false, listen: [], shutdownTimeout: 30, help: false, version: false });
+    expect(o).toMatchObject({ app: "app.ts", call: false, interface: "auto", listen: [], shutdownTimeout: 30, help: false, version: false });
     expect(o.warnings).toEqual([]);
   });
 
@@ -102,6 +102,7 @@ describe("every option is parsed", () => {
   // [argv after the app, field, expected value]. Every table entry must appear here.
   const CASES: [string[], keyof Options, unknown][] = [
     [["--call"], "call", true],
+    [["--interface=node"], "interface", "node"],
     [["--host=127.0.0.1"], "host", "127.0.0.1"],
     [["--port=9000"], "port", 9000],
     [["--listen=127.0.0.1:9000"], "listen", ["127.0.0.1:9000"]],
@@ -193,6 +194,12 @@ describe("every option is parsed", () => {
     expect(parseApp("--max-request-body-size=2GB").maxRequestBodySize).toBe(2 * 1024 ** 3);
   });
 
+  test("--interface takes auto, fetch and node, in any case", () => {
+    expect(parseApp("--interface=fetch").interface).toBe("fetch");
+    expect(parseApp("--interface", "auto").interface).toBe("auto");
+    expect(parseApp("--interface=Node").interface).toBe("node");
+  });
+
   test("--unix-socket-perms takes 600, 0600 and 0o600", () => {
     for (const v of ["600", "0600", "0o600"]) expect(parseApp(`--unix-socket-perms=${v}`).unixSocketPerms).toBe(0o600);
     expect(parseApp("--unix-socket-perms=777").unixSocketPerms).toBe(0o777);
@@ -272,6 +279,8 @@ describe("--no- forms", () => {
 describe("bad values are UsageErrors with one sentence", () => {
   const BAD: [string[], string][] = [
     [["--port=abc"], "--port"],
+    [["--interface=express"], "--interface must be auto, fetch or node, not 'express'."],
+    [["--interface="], "--interface"],
     [["--port=70000"], "--port"],
     [["--port=-1"], "--port"],
     [["--port=+80"], "--port"],
