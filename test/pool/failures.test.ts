@@ -90,6 +90,20 @@ describe("a Worker that dies", () => {
     }
   });
 
+  test("requests dispatched while the replacement loads are run by it", async () => {
+    const { pool, logs } = await startPool();
+    try {
+      const exit = await send(pool, "/exit");
+      expect(exit.error?.status).toBe(500);
+      expect(logs.some((line) => line.includes("died"))).toBe(true);
+      // The only Worker is still loading the app: these wait for it instead of failing.
+      const results = await Promise.all([send(pool, "/method"), send(pool, "/method", { method: "POST" })]);
+      expect(results.map(text)).toEqual(["GET", "POST"]);
+    } finally {
+      await pool.close(1000);
+    }
+  });
+
   test("from an uncaught error is replaced, and the reason is logged on one line", async () => {
     const { pool, logs } = await startPool();
     try {
