@@ -22,6 +22,8 @@
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { APP_INTERFACES, type AppInterface } from "./app/interfaces.ts";
+import { ACCESS_LOG_FORMATS, ACCESS_LOG_STDERR, type AccessLogFormat } from "./server/access-log.ts";
+import { LOG_FORMATS, type LogFormat } from "./server/log.ts";
 
 export type ListenAddress =
   | { kind: "tcp"; host: string; port: number } // host is an IP literal or name, "::" / "0.0.0.0" for wildcards
@@ -69,6 +71,13 @@ export interface Options {
   asyncoreUsePoll: boolean; // accepted, no effect
   /** Beyond Waitress: seconds SIGINT/SIGTERM waits for in-flight requests before exiting. */
   shutdownTimeout: number;
+  /** Beyond Waitress: the access log's file, "-" for stderr, null for none (the default). */
+  accessLog: string | null;
+  accessLogFormat: AccessLogFormat;
+  /** Beyond Waitress: tray's own lines as plain text (Waitress's way) or one JSON object each. */
+  logFormat: LogFormat;
+  /** Beyond Waitress: restart the Workers when files under the app's directory change. */
+  reload: boolean;
   /** --help was given: print renderHelp() and exit 0 (nothing else was validated). */
   help: boolean;
   /** --version was given: print the version and exit 0 (nothing else was validated). */
@@ -88,7 +97,7 @@ export class UsageError extends Error {
 /** How an option's value is written. "action" options (--help, --version) take no value and have no --no- form. */
 export type OptionType = "action" | "bool" | "string" | "int" | "bytes" | "octal" | "list";
 
-export type OptionGroup = "standard" | "proxy" | "tuning" | "compat";
+export type OptionGroup = "standard" | "proxy" | "tuning" | "logging" | "compat";
 
 /** The fields of Options that options set directly (the rest are derived). */
 type SettableKey = Exclude<keyof Options, "listeners" | "warnings">;
@@ -113,6 +122,9 @@ export interface OptionSpec {
   noop: boolean;
   /** Single-dash alias, e.g. "-h". */
   short?: string;
+  /** The raw value when the option is written without one (`--access-log` alone means "-");
+   *  such an option takes its value only after "=", never from the next argument. */
+  bare?: string;
   /** Converts a raw command-line value; throws UsageError. Absent for action and bool options. */
   parse?: (raw: string) => Options[SettableKey];
 }
@@ -209,6 +221,21 @@ function parseInterface(raw: string): AppInterface {
   const found = APP_INTERFACES.find((name) => name === raw.toLowerCase());
   if (found === undefined) throw new UsageError(`--interface must be auto, fetch or node, not ${quote(raw)}.`);
   return found;
+}
+
+function enumParser<T extends string>(name: string, values: readonly T[]) {
+  return (raw: string): T => {
+    const found = values.find((v) => v === raw.toLowerCase());
+    if (found === undefined) throw new UsageError(`--${name} must be ${values.slice(0, -1).join(", ")} or ${values.at(-1)}, not ${quote(raw)}.`);
+    return found;
+  };
+}
+
+function parseAccessLog(raw: string): string {
+  if (raw === "" || raw.includes("\0")) {
+    throw new UsageError(`--access-log takes a file path or - (standard error), as in --access-log=/var/log/tray/access.log, not ${quote(raw)}.`);
+  }
+  return raw;
 }
 
 function parseNonEmpty(name: string, what: string) {
@@ -383,6 +410,19 @@ const ENTRIES: Entry[] = [
   bool("expose-tracebacks", "exposeTracebacks", false, "tuning", "Put the stack trace of an app's uncaught error in the 500 response body."),
   seconds("shutdown-timeout", "shutdownTimeout", 30, 0, "tuning", "On SIGINT or SIGTERM, stop accepting and give running requests this many seconds to finish before exiting. (Not in Waitress.)"),
 
+  // Logging and development (not in Waitress; the defaults keep Waitress's behaviour).
+  { name: "access-log", key: "accessLog", type: "string", metavar: "FILE", bare: ACCESS_LOG_STDERR, default: null, shownDefault: "none", group: "logging",
+    help: "Log one line per request, in the format of --access-log-format: to standard error when given alone or as --access-log=-, else appended to FILE (created if missing; it must be writable before tray listens).",
+    parse: parseAccessLog },
+  { name: "access-log-format", key: "accessLogFormat", type: "string", metavar: ACCESS_LOG_FORMATS.join("|"), default: "common", group: "logging",
+    help: "common: the Common Log Format (client - - [time] \"request line\" status bytes); combined: the same plus the Referer and User-Agent, as Apache and nginx write it. Needs --access-log.",
+    parse: enumParser("access-log-format", ACCESS_LOG_FORMATS) },
+  { name: "log-format", key: "logFormat", type: "string", metavar: LOG_FORMATS.join("|"), default: "text", group: "logging",
+    help: "How tray writes its own lines on standard error (Serving on, shutdown, app errors): text, one plain line each; json, one object per line with time, level and message.",
+    parse: enumParser("log-format", LOG_FORMATS) },
+  bool("reload", "reload", false, "logging",
+    "For development: when a file under the app's directory changes (node_modules and dot-files aside), load the app again in fresh Workers; requests already running finish on the old ones, and the listening sockets and open connections stay."),
+
   // Compatibility: accepted so waitress-serve command lines work, no effect in tray.
   { ...bytes("send-bytes", "sendBytes", 1, 1, "compat", "Waitress's socket send size, deprecated there; using it prints a deprecation warning.", GIB), noop: true },
   seconds("asyncore-loop-timeout", "asyncoreLoopTimeout", 1, 0, "compat", "Waitress's asyncore.loop() timeout (tray has no asyncore loop).", { noop: true, metavar: "INT" }),
@@ -472,6 +512,10 @@ function scan(argv: string[]): Scanned {
     }
     if (!spec) {
       fail(unknownOption(arg));
+      continue;
+    }
+    if (spec.bare !== undefined && inline === null) {
+      record(spec, spec.bare);
       continue;
     }
     if (spec.type === "action" || spec.type === "bool") {
@@ -732,6 +776,10 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     throw new UsageError(`--trusted-proxy-headers cannot trust both Forwarded and X-Forwarded-* headers; choose one kind.`);
   }
 
+  if (given("accessLogFormat") && options.accessLog === null) {
+    throw new UsageError(`--access-log-format has no meaning without --access-log.`);
+  }
+
   if (given("sendBytes")) {
     options.warnings.push(`--send-bytes is deprecated (as in Waitress) and has no effect.`);
   }
@@ -745,6 +793,7 @@ const GROUP_TITLES: Record<OptionGroup, string> = {
   standard: "Standard options",
   proxy: "Proxy options",
   tuning: "Tuning options",
+  logging: "Logging and development options (not in Waitress)",
   compat: "Compatibility options (accepted so waitress-serve command lines work)",
 };
 
@@ -769,7 +818,7 @@ function wrap(text: string, indent: string): string[] {
 /** The option as written in --help: `--port=PORT`, `--[no-]ipv4`, `-h, --help`. */
 export function optionSynopsis(o: OptionSpec): string {
   if (o.type === "bool") return `--[no-]${o.name}`;
-  const long = o.type === "action" ? `--${o.name}` : `--${o.name}=${o.metavar}`;
+  const long = o.type === "action" ? `--${o.name}` : o.bare !== undefined ? `--${o.name}[=${o.metavar}]` : `--${o.name}=${o.metavar}`;
   return o.short ? `${o.short}, ${long}` : long;
 }
 

@@ -69,6 +69,8 @@ describe("defaults", () => {
     const o = parseApp();
     expect(o).toMatchObject(WAITRESS_DEFAULTS);
     expect(o).toMatchObject({ app: "app.ts", call: false, interface: "auto", listen: [], shutdownTimeout: 30, help: false, version: false });
+    // Beyond Waitress, off or Waitress-like by default: no access log, plain-text lines, no reload.
+    expect(o).toMatchObject({ accessLog: null, accessLogFormat: "common", logFormat: "text", reload: false });
     expect(o.warnings).toEqual([]);
   });
 
@@ -137,6 +139,10 @@ describe("every option is parsed", () => {
     [["--asyncore-loop-timeout=5"], "asyncoreLoopTimeout", 5],
     [["--asyncore-use-poll"], "asyncoreUsePoll", true],
     [["--shutdown-timeout=0"], "shutdownTimeout", 0],
+    [["--access-log=/var/log/tray/access.log"], "accessLog", "/var/log/tray/access.log"],
+    [["--access-log", "--access-log-format=combined"], "accessLogFormat", "combined"],
+    [["--log-format=json"], "logFormat", "json"],
+    [["--reload"], "reload", true],
   ];
 
   for (const [argv, key, expected] of CASES) {
@@ -358,6 +364,12 @@ describe("bad values are UsageErrors with one sentence", () => {
     [["-p", "80"], "unknown option '-p'"],
     [["--port"], "--port needs a value"],
     [["--url-prefix", "--port=1"], "--url-prefix needs a value"],
+    [["--access-log="], "--access-log takes a file path or - (standard error)"],
+    [["--access-log", "--access-log-format=apache"], "--access-log-format must be common or combined, not 'apache'."],
+    [["--access-log-format=combined"], "--access-log-format has no meaning without --access-log."],
+    [["--log-format=yaml"], "--log-format must be text or json, not 'yaml'."],
+    [["--log-format="], "--log-format"],
+    [["--reload=yes"], "--reload takes no value; write --reload or --no-reload."],
   ];
 
   for (const [argv, mention] of BAD) {
@@ -400,6 +412,37 @@ describe("bad values are UsageErrors with one sentence", () => {
 
   test("the first problem on the line is the one reported", () => {
     expect(usageError(["--bogus", "--port=abc"])).toContain("--bogus");
+  });
+});
+
+describe("logging and development options", () => {
+  test("--access-log alone (or =-) logs to standard error", () => {
+    expect(parseApp("--access-log").accessLog).toBe("-");
+    expect(parseApp("--access-log=-").accessLog).toBe("-");
+  });
+
+  test("--access-log alone never takes the next argument as its file", () => {
+    const o = parse("--access-log", "app.ts");
+    expect(o.accessLog).toBe("-");
+    expect(o.app).toBe("app.ts");
+  });
+
+  test("--access-log-format and --log-format are case-insensitive", () => {
+    expect(parseApp("--access-log", "--access-log-format=Combined").accessLogFormat).toBe("combined");
+    expect(parseApp("--log-format=JSON").logFormat).toBe("json");
+  });
+
+  test("--no-reload turns a previous --reload off", () => {
+    expect(parseApp("--reload", "--no-reload").reload).toBe(false);
+  });
+
+  test("--help shows --access-log's optional value and the logging group", () => {
+    const help = renderHelp();
+    expect(help).toContain("    --access-log[=FILE]\n");
+    expect(help).toContain("    --access-log-format=common|combined\n");
+    expect(help).toContain("    --log-format=text|json\n");
+    expect(help).toContain("    --[no-]reload\n");
+    expect(help).toContain("Logging and development options");
   });
 });
 
