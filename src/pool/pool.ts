@@ -8,6 +8,7 @@
 // handed to the sinks. A Worker that dies fails only the requests it was actually sent; requests
 // still queued for it go to its replacement, which starts at once in the same slot.
 import { AppLoadError } from "../app/loader.ts";
+import type { AppInterface } from "../app/interfaces.ts";
 import type { AppSpec, RemoteAddr } from "../app/types.ts";
 import {
   BODY_APP_ERROR,
@@ -45,6 +46,8 @@ export interface PoolOptions {
    *  Worker stops reading the app's body stream until ack() brings it back below. */
   highWatermark: number;
   log: (line: string) => void;
+  /** --interface: how the Workers call the app (default "auto", which also detects fetch apps). */
+  appInterface?: AppInterface;
 }
 
 export interface PoolRequest {
@@ -112,6 +115,8 @@ export class WorkerPool {
   private closing = false;
   private closed = false;
   private onIdle: (() => void) | null = null;
+  /** What --interface=auto chose (or noticed), from the first Worker to load; logged once by start(). */
+  private loadNote = "";
 
   constructor(options: PoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be a positive integer, not ${options.threads}`);
@@ -144,6 +149,7 @@ export class WorkerPool {
       for (const slot of this.slots) this.stop(slot);
       throw new AppLoadError(failure);
     }
+    if (this.loadNote !== "") this.options.log(this.loadNote);
   }
 
   dispatch(request: PoolRequest, sink: ResponseSink): number {
@@ -267,7 +273,8 @@ export class WorkerPool {
       this.died(slot, slot.fatalReason ?? `exited with code ${code}`);
     });
     const { app, exposeTracebacks, highWatermark } = this.options;
-    worker.postMessage(JSON.stringify([OP_INIT, app.module, app.object, app.call ? 1 : 0, app.cwd, exposeTracebacks ? 1 : 0, highWatermark]));
+    const appInterface = this.options.appInterface ?? "auto";
+    worker.postMessage(JSON.stringify([OP_INIT, app.module, app.object, app.call ? 1 : 0, app.cwd, exposeTracebacks ? 1 : 0, highWatermark, appInterface]));
     // Requests left queued by a Worker that died follow the init message.
     if (!slot.outbox.empty) this.scheduleFlush();
   }
@@ -355,8 +362,9 @@ export class WorkerPool {
           i += 2;
           break;
         case OP_READY:
+          if (this.loadNote === "") this.loadNote = f[i + 1] as string;
           this.loaded(slot, null);
-          i += 1;
+          i += 2;
           break;
         case OP_LOAD_FAILED:
           this.loaded(slot, f[i + 1] as string);

@@ -20,7 +20,8 @@ import { SMALL_CHUNK_MAX, SMALL_STAGING_SIZE } from "./limits.ts";
 export type Message = string | (string | ArrayBuffer)[];
 
 // main thread -> Worker
-/** [OP_INIT, module, object, call 0|1, cwd, exposeTracebacks 0|1, highWatermark] — the first message. */
+/** [OP_INIT, module, object, call 0|1, cwd, exposeTracebacks 0|1, highWatermark, interface
+ *   "auto"|"fetch"|"node"] — the first message. */
 export const OP_INIT = 1;
 /** [OP_REQUEST, id, method, url, n, ...n header fields (name, value, ...), bodyFile|null, BYTES,
  *   bodyLength, remoteHostname, remotePort, transport, family, scriptName] */
@@ -31,7 +32,7 @@ export const OP_ACK = 3;
 export const OP_CANCEL = 4;
 
 // Worker -> main thread
-/** [OP_READY] — the app is loaded. */
+/** [OP_READY, note] — the app is loaded; note: what --interface=auto chose ("" for nothing to say). */
 export const OP_READY = 10;
 /** [OP_LOAD_FAILED, message] — loadApp failed; message is the user-facing sentence. */
 export const OP_LOAD_FAILED = 11;

@@ -3,11 +3,13 @@
 // reply produced during an event-loop turn as ONE message at the end of that turn (protocol.ts).
 // It also turns its own death (uncaught error, the app calling process.exit) into one last
 // message saying why, after flushing what was already answered, so the pool can log and replace it.
-import { AppLoadError, loadApp } from "../app/loader.ts";
-import type { FetchHandler } from "../app/types.ts";
+import { detectApp } from "../app/detect.ts";
+import type { AppInterface } from "../app/interfaces.ts";
+import { AppLoadError } from "../app/loader.ts";
 import { Exchange, describeError, type ExchangeHost } from "./exchange.ts";
 import { installFetchGlobals } from "./fetch-globals.ts";
 import { runFetch } from "./fetch-interface.ts";
+import { runNode } from "./node-interface.ts";
 import {
   OP_ACK,
   OP_CANCEL,
@@ -56,13 +58,14 @@ function flush(): void {
   self.postMessage(message, transfer);
 }
 
-let handler: FetchHandler | null = null;
+/** Runs one request through the app, by the interface detectApp() chose (--interface). */
+let run: ((exchange: Exchange) => void) | null = null;
 let initialised = false;
 /** Messages that arrived while the app was loading (a replacement Worker may be sent work early). */
 const early: Message[] = [];
 
 self.onmessage = (event: MessageEvent<Message>) => {
-  if (handler !== null) receive(event.data);
+  if (run !== null) receive(event.data);
   else if (!initialised) {
     initialised = true; // the first message is always OP_INIT
     void init(messageFields(event.data));
@@ -71,25 +74,34 @@ self.onmessage = (event: MessageEvent<Message>) => {
 
 async function init(fields: unknown[]): Promise<void> {
   if (fields[0] !== OP_INIT) throw new Error("bug: the first message to a Worker must be OP_INIT");
-  const [, module, object, call, cwd, exposeTracebacks, highWatermark] = fields as [number, string, string, number, string, number, number];
+  const [, module, object, call, cwd, exposeTracebacks, highWatermark, appInterface] = fields as [number, string, string, number, string, number, number, AppInterface];
   host.exposeTracebacks = exposeTracebacks === 1;
   host.highWatermark = highWatermark;
   guardAgainstDeath();
   installFetchGlobals();
+  let note: string;
   try {
-    handler = await loadApp({ module, object, call: call === 1, cwd });
+    const app = await detectApp({ module, object, call: call === 1, cwd }, appInterface);
+    if (app.interface === "fetch") {
+      const handler = app.handler;
+      run = (exchange) => runFetch(handler, exchange);
+    } else {
+      const listener = app.listener;
+      run = (exchange) => runNode(listener, exchange);
+    }
+    note = app.note;
   } catch (error) {
     const message = error instanceof AppLoadError ? error.message : `${module} could not be loaded: ${firstLine(describeError(error))}`;
     self.postMessage(JSON.stringify([OP_LOAD_FAILED, message]));
     return;
   }
-  self.postMessage(JSON.stringify([OP_READY]));
+  self.postMessage(JSON.stringify([OP_READY, note]));
   for (const message of early.splice(0)) receive(message);
 }
 
 function receive(message: Message): void {
   const f = messageFields(message);
-  const app = handler!;
+  const runApp = run!;
   let i = 0;
   while (i < f.length) {
     const op = f[i] as number;
@@ -113,7 +125,7 @@ function receive(message: Message): void {
       });
       i = at + 10;
       exchanges.set(id, exchange);
-      runFetch(app, exchange);
+      runApp(exchange);
     } else if (op === OP_ACK) {
       exchanges.get(f[i + 1] as number)?.ack(f[i + 2] as number);
       i += 3;

@@ -1,0 +1,111 @@
+// The socket a Node-style app's req and res believe they are talking over: a Duplex standing in
+// for the client's TCP connection, one per request (node-interface.ts). Real node:http
+// IncomingMessage/ServerResponse need one — Express re-parents req/res onto its own prototypes,
+// which descend from node:http's, so look-alike objects break inside it.
+//
+// Writes: ServerResponse writes HTTP/1.1 bytes; NodeResponseReader turns them back into head and
+// body for the Exchange. Flow control is the Writable's own: a write's callback is held while the
+// Exchange has more than --outbuf-high-watermark unacknowledged, so the Writable's buffer fills,
+// res.write() returns false, and 'drain' follows when the main thread catches up — as over a
+// slow TCP socket in Node. Reads: nothing (tray hands the request body to req directly).
+// Addresses: the client's, as the server (and a trusted proxy) reported them.
+import { Duplex } from "node:stream";
+import type { Exchange } from "./exchange.ts";
+import { DATA_PIECE_MAX } from "./limits.ts";
+import { NodeResponseReader } from "./node-response.ts";
+
+export class ExchangeSocket extends Duplex {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly remoteFamily: string | undefined;
+  /** Set (true) only for https, as on a TLSSocket: Express's req.protocol and req.secure read it. */
+  readonly encrypted: true | undefined;
+  private readonly exchange: Exchange;
+  private readonly reader: NodeResponseReader;
+  /** Body bytes the reader produced during the current write. */
+  private pieces: Uint8Array[] = [];
+
+  constructor(exchange: Exchange) {
+    super({ allowHalfOpen: true });
+    this.exchange = exchange;
+    const r = exchange.request;
+    const tcp = r.transport === "tcp" && r.remoteHostname !== "";
+    this.remoteAddress = tcp ? r.remoteHostname : undefined;
+    this.remotePort = tcp ? r.remotePort : undefined;
+    this.remoteFamily = tcp && r.family !== "" ? r.family : undefined;
+    this.encrypted = r.url.startsWith("https:") ? true : undefined;
+    this.reader = new NodeResponseReader(
+      (status, reason, headers, contentLength) => exchange.setHead(status, reason, headers, contentLength),
+      (bytes) => this.pieces.push(bytes),
+    );
+  }
+
+  /** The response head has been written (the app may still be writing the body). */
+  get headWritten(): boolean {
+    return this.reader.sawHead;
+  }
+
+  override _read(): void {
+    // The request body reaches req without passing through here.
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const exchange = this.exchange;
+    // Client gone or response failed: later writes are dropped quietly, as on a closed socket.
+    if (exchange.finished) return callback();
+    try {
+      this.reader.feed(chunk);
+    } catch (error) {
+      exchange.fail(error);
+      return callback();
+    }
+    const pieces = this.pieces;
+    if (pieces.length === 0) return callback();
+    this.pieces = [];
+    if (pieces.length === 1 && pieces[0].byteLength <= DATA_PIECE_MAX) {
+      exchange.sendData(pieces[0], false);
+      if (!exchange.congested) return callback();
+      void exchange.drained().then(() => callback());
+      return;
+    }
+    void this.sendPieces(pieces).then(() => callback());
+  }
+
+  /** A large write leaves in DATA_PIECE_MAX pieces, waiting for acknowledgements between them,
+   *  so one huge res.write() cannot push far past the high watermark. */
+  private async sendPieces(pieces: Uint8Array[]): Promise<void> {
+    const exchange = this.exchange;
+    for (const piece of pieces) {
+      for (let at = 0; at < piece.byteLength; at += DATA_PIECE_MAX) {
+        if (exchange.finished) return;
+        exchange.sendData(piece.subarray(at, at + DATA_PIECE_MAX), false);
+        if (exchange.congested) await exchange.drained();
+      }
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    callback();
+  }
+
+  // net.Socket methods apps and middleware call on req.socket; there is no real socket to tune.
+  setTimeout(_ms: number, callback?: () => void): this {
+    void callback;
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+  address(): Record<string, never> {
+    return {};
+  }
+}
