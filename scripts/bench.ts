@@ -26,6 +26,7 @@ import type { RunFacts } from "./bench/report.ts";
 import { SERVERS } from "./bench/servers.ts";
 import type { BenchContext, PreparedServer, ServerSpec } from "./bench/servers.ts";
 import { measureStartup } from "./bench/startup.ts";
+import type { TraySource } from "./bench/source.ts";
 import { checkTargets } from "./bench/targets.ts";
 import { WORKLOADS, argsFor } from "./bench/workloads.ts";
 import type { Workload } from "./bench/workloads.ts";
@@ -34,17 +35,19 @@ interface Cli {
   profile: BenchProfile;
   only: string[] | null;
   workloads: string[] | null;
-  build: boolean;
+  traySource: TraySource;
   pin: boolean;
   out: string | null;
 }
 
-const USAGE = `usage: bun scripts/bench.ts [--quick] [--only=SERVER,...] [--workload=NAME,...] [--no-build] [--no-pin] [--out=FILE]
+const USAGE = `usage: bun scripts/bench.ts [--quick] [--only=SERVER,...] [--workload=NAME,...] [--tray=worktree|head] [--no-build] [--no-pin] [--out=FILE]
+  --tray=head   build tray from the last commit in a scratch directory (the working tree is left alone)
+  --no-build    measure dist/tray as it is
 servers:   ${SERVERS.map((s) => s.name).join(", ")}
 workloads: ${WORKLOADS.map((w) => w.name).join(", ")}`;
 
 function parseCli(argv: string[]): Cli {
-  const cli: Cli = { profile: FULL, only: null, workloads: null, build: true, pin: PIN_WRK_DEFAULT, out: null };
+  const cli: Cli = { profile: FULL, only: null, workloads: null, traySource: "worktree", pin: PIN_WRK_DEFAULT, out: null };
   const list = (value: string, known: string[], what: string) => {
     const names = value.split(",").filter(Boolean);
     for (const n of names) if (!known.includes(n)) throw new Error(`unknown ${what} '${n}'; known: ${known.join(", ")}`);
@@ -55,7 +58,8 @@ function parseCli(argv: string[]): Cli {
     if (flag === "--quick") cli.profile = QUICK;
     else if (flag === "--only") cli.only = list(value, SERVERS.map((s) => s.name), "server");
     else if (flag === "--workload") cli.workloads = list(value, WORKLOADS.map((w) => w.name), "workload");
-    else if (flag === "--no-build") cli.build = false;
+    else if (flag === "--no-build") cli.traySource = "prebuilt";
+    else if (flag === "--tray" && (value === "worktree" || value === "head")) cli.traySource = value;
     else if (flag === "--no-pin") cli.pin = false;
     else if (flag === "--out" && value) cli.out = value;
     else if (flag === "--help" || flag === "-h") {
@@ -162,7 +166,7 @@ async function main(): Promise<void> {
     cacheDir: process.env.TRAY_BENCH_CACHE ?? join(process.env.HOME ?? tmpdir(), ".cache/tray-bench"),
     tmpDir: mkdtempSync(join(tmpdir(), "tray-bench-")),
     cores: cpus().length,
-    build: cli.build,
+    traySource: cli.traySource,
     log: (line) => console.log(`bench: ${line}`),
   };
   const servers = SERVERS.filter((s) => cli.only === null || cli.only.includes(s.name));
@@ -207,7 +211,7 @@ async function main(): Promise<void> {
     cpuModel,
     memoryGiB: totalmem() / 1024 ** 3,
     kernel: await text(["uname", "-r"]),
-    commit: (await text(["git", "rev-parse", "--short", "HEAD"])) + ((await text(["git", "status", "--porcelain", "--", "src"])) ? " (src modified)" : ""),
+    commit: await text(["git", "rev-parse", "--short", "HEAD"]),
     wrkVersion: wrkReady ? (await text(["wrk", "-v"])).split("\n")[0].split(" [")[0] : "wrk (missing)",
     pinCpu: cli.pin && ctx.cores > 1 ? ctx.cores - 1 : null,
     nofile: openFileLimit().soft,

@@ -3,7 +3,7 @@
 // tree RSS sampled throughout and its CPU time read around the measured run.
 import type { BenchProfile } from "./config.ts";
 import type { WrkMeasurement } from "./measurements.ts";
-import { machineBusySeconds, sampleRss, treeCpuSeconds } from "./process.ts";
+import { machineCpu, sampleRss, treeCpuSeconds } from "./process.ts";
 import type { RunningServer } from "./process.ts";
 import type { WrkWorkload } from "./workloads.ts";
 import { runWrk } from "./wrk.ts";
@@ -43,11 +43,20 @@ export async function measureLoad(
     };
     await runWrk({ ...run, seconds: profile.warmupSeconds });
     const cpuBefore = treeCpuSeconds(server.pid);
-    const busyBefore = machineBusySeconds();
+    const machineBefore = machineCpu();
     const wrk = await runWrk({ ...run, seconds: profile.durationSeconds });
     const cpuSeconds = treeCpuSeconds(server.pid) - cpuBefore;
-    const otherCpuSeconds = Math.max(0, machineBusySeconds() - busyBefore - cpuSeconds - wrk.clientCpuSeconds);
-    return { kind: "wrk", wrk, peakRssKiB: rss.peakKiB(), cpuSeconds, otherCpuSeconds };
+    const machineAfter = machineCpu();
+    const processes = machineAfter.processSeconds - machineBefore.processSeconds;
+    const steal = machineAfter.stealSeconds - machineBefore.stealSeconds;
+    return {
+      kind: "wrk",
+      wrk,
+      peakRssKiB: rss.peakKiB(),
+      cpuSeconds,
+      softirqSeconds: machineAfter.softirqSeconds - machineBefore.softirqSeconds,
+      otherCpuSeconds: Math.max(0, processes - cpuSeconds - wrk.clientCpuSeconds) + steal,
+    };
   } finally {
     rss.stop();
   }

@@ -9,8 +9,11 @@ export interface WrkMeasurement {
   peakRssKiB: number;
   /** CPU seconds (user + system) the server's tree used during the measured run. */
   cpuSeconds: number;
-  /** CPU seconds the rest of the machine (not the server, not wrk) used during the measured run:
-   *  the bench process's sampling, and anything else running, which makes the figures noisier. */
+  /** Kernel packet processing (irq + softirq) during the measured run: loopback TCP work for both
+   *  ends that is charged to no process. */
+  softirqSeconds: number;
+  /** CPU seconds other processes (not the server, not wrk) and the hypervisor (steal) took during
+   *  the measured run: the bench process's sampling and anything else running, i.e. noise. */
   otherCpuSeconds: number;
 }
 

@@ -161,12 +161,21 @@ export function treeCpuSeconds(root: number): number {
   return ticks / ticksPerSecond;
 }
 
-/** CPU seconds the whole machine has spent busy (all cores), from /proc/stat's first line. */
-export function machineBusySeconds(): number {
+export interface MachineCpu {
+  /** user + nice + system: time charged to some process (the server, wrk, anything else). */
+  processSeconds: number;
+  /** irq + softirq: the kernel's packet processing, charged to no process. Over loopback this is
+   *  the TCP receive path of both ends, a real cost of every request that no server's CPU shows. */
+  softirqSeconds: number;
+  /** Time the hypervisor gave to other machines. */
+  stealSeconds: number;
+}
+
+/** CPU seconds the whole machine has spent (all cores, since boot), from /proc/stat's first line. */
+export function machineCpu(): MachineCpu {
   const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy.
   const [user, nice, system, , , irq, softirq, steal = 0] = fields;
-  return (user + nice + system + irq + softirq + steal) / 100;
+  return { processSeconds: (user + nice + system) / 100, softirqSeconds: (irq + softirq) / 100, stealSeconds: steal / 100 };
 }
 
 export interface RssSampler {

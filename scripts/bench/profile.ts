@@ -1,5 +1,6 @@
-// `bun scripts/bench/profile.ts [--workload=hello] [--threads=N] [--seconds=8] [--no-perf]`:
+// `bun scripts/bench/profile.ts [--workload=hello] [--threads=N] [--seconds=8] [--tray=head] [--no-perf]`:
 // where tray's time goes under one wrk workload. Writes bench/profile-<workload>.md.
+// --tray=head profiles the last commit (exported to a scratch directory) instead of the working tree.
 //
 // Strategy: the compiled binary cannot take --cpu-prof, so tray runs from source
 // (`bun --cpu-prof src/cli.ts ...`, same code, same runtime). Bun's profiler covers the main
@@ -11,7 +12,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FULL } from "./config.ts";
-import { freePort, launch, sleep, stop, waitReady } from "./process.ts";
+import { freePort, launch, machineCpu, sleep, stop, waitReady } from "./process.ts";
+import { exportHead, headCommit } from "./source.ts";
 import { WORKLOADS } from "./workloads.ts";
 import type { WrkWorkload } from "./workloads.ts";
 import { runWrk } from "./wrk.ts";
@@ -113,12 +115,15 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), "tray-profile-"));
   const bun = join(root, "node_modules/.bin/bun");
   const extra = workload.serverArgs?.tray ?? [];
+  const commit = await headCommit(root);
+  const fromHead = args.get("tray") === "head";
+  const source = fromHead ? await exportHead(root, join(tmp, "tray-head")) : root;
 
   const port = await freePort();
   const spawnedAt = performance.now();
   const server = launch(
     {
-      argv: [bun, "--cpu-prof", `--cpu-prof-dir=${tmp}`, join(root, "src/cli.ts"), "--host=127.0.0.1", `--port=${port}`, `--threads=${threads}`, ...extra, "fetch-app.mjs"],
+      argv: [bun, "--cpu-prof", `--cpu-prof-dir=${tmp}`, join(source, "src/cli.ts"), "--host=127.0.0.1", `--port=${port}`, `--threads=${threads}`, ...extra, "fetch-app.mjs"],
       cwd: join(import.meta.dir, "apps"),
     },
     port,
@@ -130,11 +135,13 @@ async function main(): Promise<void> {
     const run = { port, path: workload.path, connections: workload.connections, script: workload.script, scriptArgs: workload.scriptArgs, pinCpu: cores > 1 ? cores - 1 : null, tmpDir: tmp };
     await runWrk({ ...run, seconds: FULL.warmupSeconds });
     const before = threadTimes(server.pid);
+    const machineBefore = machineCpu();
     const loadFrom = performance.now() - spawnedAt;
     const perf = usePerf ? perfSplit(server.pid, Math.max(1, seconds - 2), tmp) : Promise.resolve(null);
     const [result, perfText] = await Promise.all([runWrk({ ...run, seconds }), sleep(1000).then(() => perf)]);
     const loadTo = performance.now() - spawnedAt;
     const after = threadTimes(server.pid);
+    const machineAfter = machineCpu();
     await stop(server);
     const file = readdirSync(tmp).find((f) => f.endsWith(".cpuprofile"));
     if (file === undefined) throw new Error(`bun wrote no .cpuprofile in ${tmp}`);
@@ -146,7 +153,7 @@ async function main(): Promise<void> {
     const pct = (part: number, whole: number) => `${((part / whole) * 100).toFixed(1)}%`;
     out.push(`# Where tray's time goes: ${workload.title}`, "");
     out.push(`${new Date().toISOString()} · \`bun scripts/bench/profile.ts --workload=${workload.name} --threads=${threads}\` · ${cores} cores · load average ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}`, "");
-    out.push(`tray from source (\`bun --cpu-prof src/cli.ts --threads=${threads}${extra.length ? " " + extra.join(" ") : ""}\`), ${workload.method}; wrk -t1 pinned to CPU ${run.pinCpu}, ${seconds} s: **${Math.round(result.requestsPerSecond).toLocaleString("en-US")} req/s**, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms.`, "");
+    out.push(`tray ${fromHead ? `at commit ${commit}` : `from the working tree at ${commit}`}, run from source (\`bun --cpu-prof src/cli.ts --threads=${threads}${extra.length ? " " + extra.join(" ") : ""}\`), ${workload.method}; wrk -t1 pinned to CPU ${run.pinCpu}, ${seconds} s: **${Math.round(result.requestsPerSecond).toLocaleString("en-US")} req/s**, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms.`, "");
     out.push("## CPU by thread during the run", "");
     out.push("| thread | count | CPU seconds | % of one core | µs per request |", "| --- | --- | --- | --- | --- |");
     for (const [name, a] of [...after].sort((x, y) => y[1].seconds - (before.get(y[0])?.seconds ?? 0) - (x[1].seconds - (before.get(x[0])?.seconds ?? 0)))) {

@@ -71,7 +71,7 @@ export function renderReport(facts: RunFacts, servers: ServerSpec[], workloads: 
 
   out.push("# tray benchmark results", "");
   out.push(
-    `${facts.date} · \`npm run bench\`${p.name === "quick" ? " --quick" : ""} (scripts/bench.ts) · ${Math.round(facts.seconds)} s in all · tray at ${facts.commit}`,
+    `${facts.date} · \`npm run bench\`${p.name === "quick" ? " --quick" : ""} (scripts/bench.ts) · ${Math.round(facts.seconds)} s in all · repository at ${facts.commit} (how tray was built: see its version below)`,
     "",
   );
   out.push(
@@ -91,7 +91,7 @@ export function renderReport(facts: RunFacts, servers: ServerSpec[], workloads: 
   out.push("## Method", "");
   out.push(
     `- Load: ${facts.wrkVersion}, \`-t${WRK_THREADS}\`, ${facts.pinCpu === null ? "not pinned" : `pinned with \`taskset -c ${facts.pinCpu}\` (servers are not pinned, so a one-thread server runs beside wrk on the other core and tray's threads share both)`}; a ${p.warmupSeconds} s warm-up run (discarded), then a ${p.durationSeconds} s measured run, per server and workload, each server freshly started for each workload.`,
-    "- req/s and latency are wrk's (a request is timed from its write to its response's last byte; p50/p99 from wrk's histogram). Peak RSS is the highest sum of VmRSS over the server's process tree, sampled every 100 ms from its start to the end of the measured run. CPU % is the tree's user+system time over the measured run (200 % = both cores); wrk CPU % is wrk's own; other CPU % is what the rest of the machine used meanwhile (the bench process's sampling and any other load: high values mean a noisy row).",
+    "- req/s and latency are wrk's (a request is timed from its write to its response's last byte; p50/p99 from wrk's histogram). Peak RSS is the highest sum of VmRSS over the server's process tree, sampled every 100 ms from its start to the end of the measured run. CPU % is the tree's user+system time over the measured run (200 % = both cores); wrk CPU % is wrk's own; softirq % is the kernel's packet processing (loopback TCP for both ends, charged to no process); other CPU % is what other processes and the hypervisor took meanwhile (the bench process's sampling and any other load: high values mean a noisy row).",
     "- Every server runs the same routes: scripts/bench/apps/handlers.mjs (fetch-app.mjs for tray, Bun.serve and deno; node-http.mjs for Node and Bun's node:http) and apps/wsgi_app.py for Waitress.",
   );
   for (const w of workloads) out.push(`- **${w.title}** (\`${w.name}\`): ${w.method}.`);
@@ -136,18 +136,19 @@ export function renderReport(facts: RunFacts, servers: ServerSpec[], workloads: 
     out.push(`### ${w.title}`, "");
     out.push(
       table(
-        ["server", "req/s", `vs ${label.get(baseline)}`, "p50 ms", "p99 ms", "peak RSS MiB", "CPU %", "CPU µs/req", "wrk CPU %", "other CPU %", "errors"],
+        ["server", "req/s", `vs ${label.get(baseline)}`, "p50 ms", "p99 ms", "peak RSS MiB", "CPU %", "CPU µs/req", "wrk CPU %", "softirq %", "other CPU %", "errors"],
         measuredRows.map(([r, m]) => [
           `${label.get(r.server) ?? r.server}${r.args.length ? ` \`${r.args.join(" ")}\`` : ""}`,
           int(m.wrk.requestsPerSecond),
           base ? `${(m.wrk.requestsPerSecond / base.wrk.requestsPerSecond).toFixed(2)}x` : "—",
-          ms(m.wrk.p50Ms),
-          // wrk's histogram sometimes yields 0 for p99 under heavy pipelining; 0 < p50 is not a figure.
-          m.wrk.p99Ms >= m.wrk.p50Ms ? ms(m.wrk.p99Ms) : "n/a",
+          m.wrk.p50Ms > 0 ? ms(m.wrk.p50Ms) : "n/a",
+          // wrk's histogram sometimes yields 0 under heavy pipelining: 0 is not a latency.
+          m.wrk.p99Ms > 0 && m.wrk.p99Ms >= m.wrk.p50Ms ? ms(m.wrk.p99Ms) : "n/a",
           mib(m.peakRssKiB),
           ((m.cpuSeconds / m.wrk.seconds) * 100).toFixed(0),
           cpuPerRequestUs(m).toFixed(0),
           ((m.wrk.clientCpuSeconds / m.wrk.seconds) * 100).toFixed(0),
+          ((m.softirqSeconds / m.wrk.seconds) * 100).toFixed(0),
           ((m.otherCpuSeconds / m.wrk.seconds) * 100).toFixed(0),
           errorText(m),
         ]),

@@ -6,9 +6,10 @@
 // Workloads may append arguments per server name or per family (see workloads.ts serverArgs).
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { build } from "../build.ts";
 import { ensureAptPackage } from "./apt.ts";
 import type { LaunchSpec } from "./process.ts";
+import { buildTray, exportHead, headCommit } from "./source.ts";
+import type { TraySource } from "./source.ts";
 
 export type Family = "tray" | "bun" | "node" | "deno" | "waitress" | "express";
 
@@ -20,8 +21,8 @@ export interface BenchContext {
   /** This run's scratch: server logs, generated Lua. */
   tmpDir: string;
   cores: number;
-  /** Build dist/tray before the run (--no-build skips it). */
-  build: boolean;
+  /** Which tray to measure: the working tree built, HEAD built in tmpDir, or dist/tray as it is. */
+  traySource: TraySource;
   log: (line: string) => void;
 }
 
@@ -66,18 +67,26 @@ function bunPath(ctx: BenchContext): string {
 
 async function prepareTray(ctx: BenchContext): Promise<string | { binary: string; version: string }> {
   return memo("tray", async () => {
-    const binary = join(ctx.root, "dist/tray");
-    if (ctx.build) {
-      ctx.log("building dist/tray ...");
-      try {
-        await build(binary);
-      } catch (error) {
-        return `build failed: ${String(error).split("\n")[0]}`;
+    let binary = join(ctx.root, "dist/tray");
+    let origin = "dist/tray as found";
+    try {
+      const commit = await headCommit(ctx.root);
+      if (ctx.traySource === "head") {
+        ctx.log(`building tray from HEAD (${commit}) in ${ctx.tmpDir} ...`);
+        binary = await buildTray(await exportHead(ctx.root, join(ctx.tmpDir, "tray-head")), bunPath(ctx));
+        origin = `built from commit ${commit}`;
+      } else if (ctx.traySource === "worktree") {
+        ctx.log("building dist/tray from the working tree ...");
+        binary = await buildTray(ctx.root, bunPath(ctx));
+        const dirty = await output(["git", "-C", ctx.root, "status", "--porcelain", "--", "src"]);
+        origin = `built from the working tree at ${commit}${dirty ? " (src has uncommitted changes)" : ""}`;
       }
+    } catch (error) {
+      return `build failed: ${error instanceof Error ? error.message : String(error)}`;
     }
     if (!existsSync(binary)) return "dist/tray does not exist (run npm run build)";
     const version = await output([binary, "--version"]);
-    return version === null ? "dist/tray --version failed" : { binary, version };
+    return version === null ? `${binary} --version failed` : { binary, version: `${version}, ${origin}` };
   });
 }
 

@@ -131,7 +131,7 @@ export const WORKLOADS: Workload[] = [
     name: "startup",
     title: "start-up",
     method: `exec -> first accepted TCP connect, and exec -> first 200 to GET /, polled every 1 ms; tray with --threads=${STARTUP_THREADS} (tray-1 with 1)`,
-    serverArgs: { tray: [`--threads=${STARTUP_THREADS}`] },
+    serverArgs: { tray: [`--threads=${STARTUP_THREADS}`], "tray-1": [] },
   },
 ];
 
