@@ -27,6 +27,7 @@ export async function serve(options: Options): Promise<number> {
       app: parseAppSpec(options.app ?? "", process.cwd(), options.call),
       exposeTracebacks: options.exposeTracebacks,
       highWatermark: options.outbufHighWatermark,
+      appInterface: options.interface,
       log,
     });
     await pool.start();
