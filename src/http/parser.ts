@@ -476,13 +476,19 @@ export class RequestParser {
 
   // --- bodies --------------------------------------------------------------------------------
 
-  private readBodyLength(): boolean {
+  /** Emits up to this.remaining body bytes; false when none are available. */
+  private readBodyBytes(): boolean {
     const available = this.end - this.pos;
     if (available === 0) return false;
     const n = Math.min(available, this.remaining);
     this.events.push({ type: "data", data: this.take(this.pos, this.pos + n) });
     this.pos += n;
     this.remaining -= n;
+    return true;
+  }
+
+  private readBodyLength(): boolean {
+    if (!this.readBodyBytes()) return false;
     if (this.remaining === 0) this.endMessage([]);
     return true;
   }
@@ -510,12 +516,7 @@ export class RequestParser {
   }
 
   private readChunkData(): boolean {
-    const available = this.end - this.pos;
-    if (available === 0) return false;
-    const n = Math.min(available, this.remaining);
-    this.events.push({ type: "data", data: this.take(this.pos, this.pos + n) });
-    this.pos += n;
-    this.remaining -= n;
+    if (!this.readBodyBytes()) return false;
     if (this.remaining === 0) this.state = State.ChunkDataEnd;
     return true;
   }
