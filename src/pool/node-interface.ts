@@ -113,6 +113,9 @@ function feedBody(req: IncomingMessage, exchange: Exchange): () => void {
   // Past --inbuf-overflow: read from the file only as the app pulls, a bounded piece at a time.
   const reader = bodyFileStream(r.bodyFile).getReader();
   let stopped = false;
+  // Bun's IncomingMessage starts with readingMore set (its own _read clears it), which would stop
+  // Readable from asking this _read for more after the first chunk.
+  (req as unknown as { _readableState: { readingMore: boolean } })._readableState.readingMore = false;
   req._read = () => {
     reader.read().then(
       ({ done, value }) => {

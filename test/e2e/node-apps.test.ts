@@ -73,7 +73,8 @@ for (const [label, module] of [
       for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 12)) & 0xff;
       writeFileSync(join(staticDir, "big.bin"), big);
       // One Worker: /stream and /release, /endless and /gone must meet in the same app instance.
-      tray = await startTray(["--threads=1", module], { cwd: NODE_DIR, env: trayEnv({ NODE_FIXTURE_STATIC: staticDir }) });
+      // --inbuf-overflow=4K: larger request bodies reach the app from a temp file.
+      tray = await startTray(["--threads=1", "--inbuf-overflow=4K", module], { cwd: NODE_DIR, env: trayEnv({ NODE_FIXTURE_STATIC: staticDir }) });
     });
     afterAll(async () => {
       await tray?.stop();
@@ -92,6 +93,13 @@ for (const [label, module] of [
       expect(r.status).toBe(201);
       expect(r.headers.get("content-type")).toBe("application/json; charset=utf-8");
       expect(await r.json()).toEqual({ got: { a: [1, 2], b: "é" }, type: "application/json" });
+    });
+
+    test("express.json() reads a body that tray kept in a temp file (past --inbuf-overflow)", async () => {
+      const items = Array.from({ length: 2000 }, (_, i) => ({ i, name: `item ${i}` }));
+      const r = await fetch(`${tray.url}/json`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(items) });
+      expect(r.status).toBe(201);
+      expect(((await r.json()) as { got: unknown }).got).toEqual(items);
     });
 
     test("route params and the query string", async () => {
