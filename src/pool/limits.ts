@@ -19,6 +19,14 @@ export const BODY_FILE_READ_SIZE = 64 * 1024;
 /** Wait before starting a replacement Worker again after a replacement failed to load the app. */
 export const RESPAWN_RETRY_MS = 1000;
 
+/** reload(): a replaced Worker lives on while it finishes the requests it was sent, at most this
+ *  long (an endless stream must not keep old code running forever); then they fail and it stops. */
+export const RELOAD_DRAIN_MS = 30_000;
+
+/** reload(): after its last request, a replaced Worker gets this long to run the cancel and
+ *  cleanup callbacks it was just sent before it is terminated. */
+export const RETIRE_GRACE_MS = 500;
+
 /** A handler that threw, rejected or returned something other than a Response (DESIGN.md §1);
  *  also the answer for requests held by a Worker that died. */
 export const STATUS_APP_ERROR = 500;

@@ -7,13 +7,18 @@
 // so ack()/cancel() find their Worker without a lookup table. Replies are decoded op by op and
 // handed to the sinks. A Worker that dies fails only the requests it was actually sent; requests
 // still queued for it go to its replacement, which starts at once in the same slot.
+// reload() (--reload) starts a fresh Worker per slot and, once all have loaded the app, swaps
+// them in; each old slot is "retired": it keeps its Worker and its requests, gets no new ones,
+// and stops when the last one settles (ack/cancel find it by id among the retired slots).
 import { AppLoadError } from "../app/loader.ts";
 import type { AppInterface } from "../app/interfaces.ts";
 import type { AppSpec, RemoteAddr } from "../app/types.ts";
 import {
   BODY_APP_ERROR,
   BODY_UNAVAILABLE,
+  RELOAD_DRAIN_MS,
   RESPAWN_RETRY_MS,
+  RETIRE_GRACE_MS,
   STATUS_APP_ERROR,
   STATUS_UNAVAILABLE,
 } from "./limits.ts";
@@ -101,6 +106,9 @@ class Slot {
   retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** start() waiting for this slot's first load. */
   onLoad: ((failure: string | null) => void) | null = null;
+  /** Replaced by reload(): finishing its requests, then stopping. */
+  retired = false;
+  drainTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(readonly index: number) {}
 }
@@ -117,6 +125,10 @@ export class WorkerPool {
   private onIdle: (() => void) | null = null;
   /** What --interface=auto chose (or noticed), from the first Worker to load; logged once by start(). */
   private loadNote = "";
+  /** Slots replaced by reload() that still hold requests. */
+  private readonly retiring = new Set<Slot>();
+  /** Slots reload() is starting, not yet swapped in. */
+  private fresh: Slot[] = [];
 
   constructor(options: PoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be a positive integer, not ${options.threads}`);
@@ -178,19 +190,93 @@ export class WorkerPool {
 
   /** The server flushed `bytes` of request `id`'s response body to its socket (flow control). */
   ack(id: number, bytes: number): void {
-    const slot = this.slots[id % this.slots.length];
-    if (!slot.entries.has(id)) return;
+    const slot = this.owner(id);
+    if (slot === null) return;
     slot.outbox.fields.push(OP_ACK, id, bytes);
     this.scheduleFlush();
   }
 
   /** The client went away: cancel the app's body stream and abort request.signal. */
   cancel(id: number): void {
-    const slot = this.slots[id % this.slots.length];
-    if (!slot.entries.delete(id)) return;
+    const slot = this.owner(id);
+    if (slot === null || !slot.entries.delete(id)) return;
     this.settled(slot);
     slot.outbox.fields.push(OP_CANCEL, id);
     this.scheduleFlush();
+  }
+
+  /** The slot holding request `id`: its own slot, or (after a reload) a retired one; null if settled. */
+  private owner(id: number): Slot | null {
+    const slot = this.slots[id % this.slots.length];
+    if (slot.entries.has(id)) return slot;
+    if (this.retiring.size > 0) for (const old of this.retiring) if (old.entries.has(id)) return old;
+    return null;
+  }
+
+  /**
+   * --reload: loads the app again in one fresh Worker per slot; once every one has loaded, new
+   * requests go to them, and the old Workers finish what they were sent (at most RELOAD_DRAIN_MS)
+   * and stop. Resolves null when the new code serves, or the load failure, in which case the old
+   * Workers keep serving as if nothing happened.
+   */
+  async reload(): Promise<string | null> {
+    if (this.closing || this.fresh.length > 0) return this.closing ? "the server is shutting down" : "a reload is already running";
+    const fresh = this.slots.map((old) => new Slot(old.index));
+    this.fresh = fresh;
+    const failure = await new Promise<string | null>((resolve) => {
+      let left = fresh.length;
+      for (const slot of fresh) {
+        slot.onLoad = (f) => {
+          if (f !== null) resolve(f);
+          else if (--left === 0) resolve(null);
+        };
+        this.spawn(slot);
+      }
+    });
+    this.fresh = [];
+    if (failure !== null || this.closing) {
+      for (const slot of fresh) this.stop(slot);
+      return failure ?? "the server is shutting down";
+    }
+    this.flush(); // requests queued for the old Workers go to them
+    for (const slot of fresh) {
+      const old = this.slots[slot.index];
+      this.slots[slot.index] = slot;
+      if (old.worker === null) {
+        // No Worker (waiting to retry a failed respawn): its queued requests are the new one's.
+        if (old.retryTimer !== null) clearTimeout(old.retryTimer);
+        for (const [id, entry] of old.entries) slot.entries.set(id, entry);
+        slot.inFlight = old.inFlight;
+        slot.outbox = old.outbox;
+        if (!slot.outbox.empty) this.scheduleFlush();
+        continue;
+      }
+      old.retired = true;
+      this.retiring.add(old);
+      if (old.inFlight === 0) {
+        this.retire(old);
+        continue;
+      }
+      old.drainTimer = setTimeout(() => {
+        const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true);
+        this.options.log(`worker ${old.index}: ${failed} request(s) still running on the code before the reload after ${RELOAD_DRAIN_MS} ms were stopped`);
+        this.retire(old);
+      }, RELOAD_DRAIN_MS);
+    }
+    return null;
+  }
+
+  /** A replaced slot holds no more requests: it stays reachable a moment longer, so what is
+   *  still queued for its Worker (a cancel) is sent and run, then the Worker stops. */
+  private retire(slot: Slot): void {
+    if (slot.drainTimer !== null) clearTimeout(slot.drainTimer);
+    slot.drainTimer = setTimeout(() => {
+      slot.drainTimer = null;
+      this.retiring.delete(slot);
+      const worker = slot.worker;
+      this.detach(slot);
+      worker?.terminate();
+    }, RETIRE_GRACE_MS);
   }
 
   /** Requests in flight across all Workers. */
@@ -213,10 +299,13 @@ export class WorkerPool {
       this.onIdle = null;
     }
     this.closed = true;
-    for (const slot of this.slots) {
+    for (const slot of [...this.slots, ...this.retiring]) {
       this.failAll(slot, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true);
+      if (slot.drainTimer !== null) clearTimeout(slot.drainTimer);
       this.stop(slot);
     }
+    this.retiring.clear();
+    for (const slot of this.fresh) slot.onLoad?.("the server is shutting down");
   }
 
   private pick(): Slot {
@@ -249,6 +338,12 @@ export class WorkerPool {
       if (slot.outbox.empty || slot.worker === null) continue;
       const { message, transfer } = slot.outbox.take();
       slot.posted = this.sequence * this.slots.length + slot.index;
+      slot.worker.postMessage(message, transfer);
+    }
+    if (this.retiring.size === 0) return;
+    for (const slot of this.retiring) {
+      if (slot.outbox.empty || slot.worker === null) continue;
+      const { message, transfer } = slot.outbox.take();
       slot.worker.postMessage(message, transfer);
     }
   };
@@ -393,6 +488,7 @@ export class WorkerPool {
   private settled(slot: Slot): void {
     slot.inFlight--;
     if (--this.total === 0 && this.onIdle !== null) this.onIdle();
+    if (slot.retired && slot.inFlight === 0 && this.retiring.has(slot)) this.retire(slot);
   }
 
   private sinkFailed(error: unknown): void {
@@ -409,6 +505,12 @@ export class WorkerPool {
     }
     if (onLoad !== null) {
       onLoad(failure); // start() fails as a whole
+      return;
+    }
+    if (slot.retired) {
+      // A respawn that was loading when a reload replaced it: its requests fail, the new Worker serves.
+      this.failAll(slot, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true);
+      this.retire(slot);
       return;
     }
     // A replacement could not load the app (it changed on disk?): keep trying, others serve.
@@ -428,6 +530,14 @@ export class WorkerPool {
     const wasReady = slot.state === READY;
     this.detach(slot);
     worker?.terminate();
+    if (slot.retired) {
+      // A replaced Worker is not replaced again: what it held fails, the new Worker serves on.
+      const body = this.options.exposeTracebacks ? `${BODY_APP_ERROR}\n\nThe worker running the app died: ${reason}` : BODY_APP_ERROR;
+      const failed = this.failAll(slot, STATUS_APP_ERROR, body, () => true);
+      this.options.log(`worker ${slot.index} (replaced by a reload) died (${reason}); ${failed} request(s) in flight on it failed`);
+      this.retire(slot);
+      return;
+    }
     if (wasStarting) {
       const onLoad = slot.onLoad!;
       slot.onLoad = null;
