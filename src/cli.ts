@@ -15,6 +15,7 @@ import packageJson from "../package.json" with { type: "json" };
 import { parseOptions, renderHelp, resolveListenerNames, UsageError } from "./options.ts";
 import type { Options } from "./options.ts";
 import { serve } from "./server/serve.ts";
+import { formatLogLine } from "./server/log.ts";
 
 /** Exit statuses (the serve() status is passed through). */
 export const EXIT_OK = 0;
@@ -53,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
     if (options.version) {
       return (await write(process.stdout, versionLine())) ? EXIT_OK : EXIT_FAILURE;
     }
-    for (const warning of options.warnings) await write(process.stderr, `tray: warning: ${warning}\n`);
+    for (const warning of options.warnings) await write(process.stderr, formatLogLine(options.logFormat, `tray: warning: ${warning}`, "warning"));
     // Host names become the addresses they resolve to (Waitress binds every getaddrinfo() result);
     // a name that does not resolve is a usage error, found before anything listens.
     options.listeners = await resolveListenerNames(options);

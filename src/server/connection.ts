@@ -19,7 +19,9 @@ import type { Options } from "../options.ts";
 import { RequestBody } from "./request-body.ts";
 import type { ReceivedBody } from "./request-body.ts";
 import { OutputBuffer } from "./output-buffer.ts";
-import { errorResponse } from "./error-response.ts";
+import { errorBody, errorResponse } from "./error-response.ts";
+import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
+import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
 import { rmSync } from "node:fs";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
@@ -39,6 +41,8 @@ export interface ConnectionContext {
   /** Scheme, host and client address for a request (proxy headers are applied here). */
   origin: (head: RequestHead, peer: Peer) => RequestOrigin | ProtocolError;
   onClose: (connection: Connection) => void;
+  /** --access-log: told of every exchange as it finishes; null (the default) costs nothing. */
+  accessLog: AccessLogHook | null;
 }
 
 interface Exchange {
@@ -55,6 +59,10 @@ interface Exchange {
   keepAlive: boolean;
   unacked: number;
   requestLine: string;
+  /** For the access log: the status sent (0 until known), body bytes queued, the client address. */
+  status: number;
+  sent: number;
+  client: string;
 }
 
 export class Connection {
@@ -66,6 +74,7 @@ export class Connection {
   private readonly maxRunning: number;
   /** A framing error answered after the requests before it: then the connection closes. */
   private pendingError: Uint8Array | null = null;
+  private pendingErrorRecord: AccessRecord | null = null;
   /** No more requests will be read (Connection: close, error, shutdown). */
   private closing = false;
   private closed = false;
@@ -147,6 +156,9 @@ export class Connection {
       keepAlive: head.keepAlive,
       unacked: 0,
       requestLine: `${head.method} ${head.target} HTTP/1.${head.versionMinor}`,
+      status: 0,
+      sent: 0,
+      client: this.peer.address,
     };
     this.queue.push(ex);
     this.receiving = ex;
@@ -165,6 +177,17 @@ export class Connection {
   }
 
   private onProtocolError(error: ProtocolError): void {
+    if (this.ctx.accessLog !== null) {
+      // Logged when written; the request line is known when the error came in its body.
+      const ex = this.receiving;
+      this.pendingErrorRecord = {
+        client: this.peer.address,
+        requestLine: ex?.requestLine ?? "",
+        status: error.status,
+        bytes: Buffer.byteLength(errorBody(error.status, error.message)),
+        headers: ex?.head.headers ?? null,
+      };
+    }
     if (this.receiving !== null) this.dropReceiving();
     this.closing = true;
     this.pendingError = errorResponse(error.status, error.message, this.ctx.options.ident);
@@ -207,6 +230,8 @@ export class Connection {
       ex.id = 0;
       this.running++;
       ex.out.push(errorResponse(origin.status, origin.message, this.ctx.options.ident));
+      ex.status = origin.status;
+      if (this.ctx.accessLog !== null) ex.sent = Buffer.byteLength(errorBody(origin.status, origin.message));
       ex.headSent = true;
       ex.keepAlive = false;
       ex.done = true;
@@ -228,6 +253,7 @@ export class Connection {
       requestLine: ex.requestLine,
     };
     received.body = null;
+    ex.client = origin.remote.hostname; // the proxy's client when trusted
     this.running++;
     ex.id = this.ctx.pool.dispatch(request, this.sinkFor(ex));
   }
@@ -276,6 +302,7 @@ export class Connection {
       return;
     }
     ex.headSent = true;
+    ex.status = status;
     ex.out.push(bytes);
     this.scheduleFlush();
   }
@@ -292,6 +319,7 @@ export class Connection {
         if (n > ex.remaining) {
           // The app sent more than its Content-Length: send what was promised, then close.
           if (ex.remaining > 0) ex.out.push(chunk.subarray(0, ex.remaining));
+          ex.sent += ex.remaining;
           ex.remaining = 0;
           ex.keepAlive = false;
           this.ctx.log(`Error in app while handling "${ex.requestLine}": response body longer than its Content-Length`);
@@ -313,6 +341,7 @@ export class Connection {
         break;
     }
     ex.unacked += n;
+    ex.sent += n;
     this.scheduleFlush();
   }
 
@@ -334,6 +363,8 @@ export class Connection {
     if (!ex.headSent) {
       ex.out.push(errorResponse(status, body, this.ctx.options.ident, ex.keepAlive && !(this.closing && this.isLast(ex)), ex.head.versionMinor, ex.head.method === "HEAD"));
       ex.headSent = true;
+      ex.status = status;
+      if (this.ctx.accessLog !== null && ex.head.method !== "HEAD") ex.sent = Buffer.byteLength(errorBody(status, body));
       if (this.closing && this.isLast(ex)) ex.keepAlive = false;
     } else {
       // Part of a response is already out: the only honest signal left is closing (RFC 9112 §8).
@@ -398,6 +429,10 @@ export class Connection {
       if (this.pendingError !== null) {
         parts.push(this.pendingError);
         this.pendingError = null;
+        if (this.pendingErrorRecord !== null) {
+          this.ctx.accessLog!(this.pendingErrorRecord);
+          this.pendingErrorRecord = null;
+        }
       }
       endAfter = true;
     }
@@ -422,9 +457,21 @@ export class Connection {
   }
 
   private finishExchange(ex: Exchange): void {
+    if (this.ctx.accessLog !== null) this.logExchange(ex);
     if (ex.id !== -1) this.running--;
     ex.out.dispose();
     this.deleteBodyFile(ex);
+  }
+
+  /** One access log line; an exchange the client left before any response began is nginx's 499. */
+  private logExchange(ex: Exchange): void {
+    this.ctx.accessLog!({
+      client: ex.client,
+      requestLine: ex.requestLine,
+      status: ex.status === 0 ? STATUS_CLIENT_CLOSED : ex.status,
+      bytes: ex.sent,
+      headers: ex.head.headers,
+    });
   }
 
   private deleteBodyFile(ex: Exchange): void {
@@ -472,6 +519,8 @@ export class Connection {
     if (this.receiving !== null) this.dropReceiving();
     for (const ex of this.queue) {
       if (ex.id !== -1 && !ex.done) this.ctx.pool.cancel(ex.id);
+      // Dispatched but never finished writing: the client hung up (requests never run are not logged).
+      if (ex.id !== -1 && this.ctx.accessLog !== null) this.logExchange(ex);
       ex.done = true;
       ex.out.dispose();
       this.deleteBodyFile(ex);

@@ -2,9 +2,12 @@
 // Order matters: the Workers load the app BEFORE anything listens, so a bad app fails start-up
 // with nothing bound; then the listeners open; then connections are served until SIGINT/SIGTERM,
 // when tray stops accepting, lets in-flight requests finish within --shutdown-timeout, and exits 0.
+// Every line tray writes goes through one Log (--log-format); --access-log and --reload are set up
+// between the pool's start and the listeners, and wound down at exit.
 
 import type { Socket } from "node:net";
 import type { Options } from "../options.ts";
+import type { AppSpec } from "../app/types.ts";
 import { WorkerPool } from "../pool/pool.ts";
 import { AppLoadError } from "../app/loader.ts";
 import { parseAppSpec } from "../app/loader.ts";
@@ -14,17 +17,21 @@ import { ListenError, closeListeners, openListeners } from "./listeners.ts";
 import type { Listener } from "./listeners.ts";
 import type { Peer } from "./request-origin.ts";
 import { proxyOrigin } from "./proxy-headers.ts";
-
-export function log(line: string): void {
-  process.stderr.write(line + "\n");
-}
+import { createLog } from "./log.ts";
+import { ACCESS_LOG_STDERR, AccessLogError, openAccessLog } from "./access-log.ts";
+import type { AccessLog } from "./access-log.ts";
+import { startReloading } from "./reload.ts";
+import type { ReloadWatcher } from "./reload.ts";
 
 export async function serve(options: Options): Promise<number> {
+  const log = createLog(options.logFormat);
   let pool: WorkerPool;
+  let app: AppSpec;
   try {
+    app = parseAppSpec(options.app ?? "", process.cwd(), options.call);
     pool = new WorkerPool({
       threads: options.threads,
-      app: parseAppSpec(options.app ?? "", process.cwd(), options.call),
+      app,
       exposeTracebacks: options.exposeTracebacks,
       highWatermark: options.outbufHighWatermark,
       appInterface: options.interface,
@@ -33,10 +40,24 @@ export async function serve(options: Options): Promise<number> {
     await pool.start();
   } catch (err) {
     if (err instanceof AppLoadError) {
-      log(`tray: ${err.message}`);
+      log(`tray: ${err.message}`, "error");
       return 1;
     }
     throw err;
+  }
+
+  let accessLog: AccessLog | null = null;
+  if (options.accessLog !== null) {
+    try {
+      accessLog = openAccessLog(options.accessLog, options.accessLogFormat, log);
+    } catch (err) {
+      await pool.close(0);
+      if (err instanceof AccessLogError) {
+        log(`tray: ${err.message}`, "error");
+        return 1;
+      }
+      throw err;
+    }
   }
 
   const connections = new Set<Connection>();
@@ -49,6 +70,7 @@ export async function serve(options: Options): Promise<number> {
     pool,
     log,
     origin: (head, peer) => proxyOrigin(head, peer, options, log),
+    accessLog: accessLog === null ? null : accessLog.record,
     onClose: (connection) => {
       connections.delete(connection);
       admitWaiting();
@@ -91,13 +113,20 @@ export async function serve(options: Options): Promise<number> {
     listeners = await openListeners(options.listeners, { backlog: options.backlog, unixSocketPerms: options.unixSocketPerms, scheme: options.urlScheme }, accept);
   } catch (err) {
     await pool.close(0);
+    await accessLog?.close();
     if (err instanceof ListenError) {
-      log(`tray: ${err.message}`);
+      log(`tray: ${err.message}`, "error");
       return 1;
     }
     throw err;
   }
-  for (const l of listeners) log(`Serving on ${l.display}`);
+  for (const l of listeners) log(`Serving on ${l.display}`, "info");
+
+  // --reload watches the app's directory; the access log file is not a change to the app.
+  let watcher: ReloadWatcher | null = null;
+  if (options.reload) {
+    watcher = startReloading(app, pool, log, options.accessLog !== null && options.accessLog !== ACCESS_LOG_STDERR ? [options.accessLog] : []);
+  }
 
   // Waitress's maintenance(): every cleanup_interval, close connections idle past channel_timeout.
   const sweep = setInterval(() => {
@@ -112,7 +141,9 @@ export async function serve(options: Options): Promise<number> {
     if (finished) return;
     finished = true;
     clearInterval(sweep);
+    watcher?.close();
     await pool.close(0);
+    await accessLog?.close();
     resolveExit(0);
   }
 
@@ -123,6 +154,7 @@ export async function serve(options: Options): Promise<number> {
       return;
     }
     stopping = true;
+    watcher?.close();
     log(`Received ${signal}, shutting down (waiting up to ${options.shutdownTimeout}s for in-flight requests)`);
     closeListeners(listeners);
     for (const [socket] of waiting.splice(0)) socket.destroy();
