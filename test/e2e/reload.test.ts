@@ -103,6 +103,26 @@ describe("--reload", () => {
     expect(count(tray.stderr(), "Serving on ")).toBe(1);
   });
 
+  test("a large response streaming when the reload happens keeps its flow control and completes on the old code", async () => {
+    const current = await body(tray);
+    const c = await converse(tray.port);
+    try {
+      c.send("GET /big?mib=64 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+      await c.waitFor((t) => t.length > 1024 * 1024, RELOAD_WAIT_MS);
+      // Stop reading: the app is held at the high watermark and needs acks to go on.
+      c.socket.pause();
+      setMessage(dir, `${current} (edited)`);
+      await waitForBody(tray, `${current} (edited)`);
+      c.socket.resume();
+      expect(await c.waitForClose(60_000)).toBe(true);
+      expect(c.text().endsWith(`|${current}\r\n0\r\n\r\n`)).toBe(true);
+    } finally {
+      c.destroy();
+    }
+    setMessage(dir, current);
+    await waitForBody(tray, current);
+  }, 120_000);
+
   test("an edit that does not load is logged, and the previous code keeps serving until the next edit", async () => {
     await waitForBody(tray, "version 2");
     const failuresBefore = count(tray.stderr(), "Reload failed");
