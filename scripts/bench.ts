@@ -160,6 +160,7 @@ async function main(): Promise<void> {
 
   const started = performance.now();
   const loadStart = loadAverage();
+  const commitAtStart = await text(["git", "rev-parse", "--short", "HEAD"]);
   const ctx: BenchContext = {
     root,
     appsDir: join(root, "scripts/bench/apps"),
@@ -181,9 +182,11 @@ async function main(): Promise<void> {
   }
 
   const rows: ResultRow[] = [];
-  const total = workloads.length * servers.length;
+  const runs = (spec: ServerSpec, workload: Workload) => spec.onlyWorkloads === undefined || spec.onlyWorkloads.includes(workload.name);
+  const total = workloads.reduce((n, w) => n + servers.filter((s) => runs(s, w)).length, 0);
   for (const workload of workloads) {
     for (const spec of servers) {
+      if (!runs(spec, workload)) continue;
       const p = prepared.get(spec.name) ?? "not prepared";
       const args = argsFor(workload, spec.name, spec.family);
       const tag = `[${rows.length + 1}/${total}] ${workload.name} · ${spec.name}`;
@@ -211,7 +214,7 @@ async function main(): Promise<void> {
     cpuModel,
     memoryGiB: totalmem() / 1024 ** 3,
     kernel: await text(["uname", "-r"]),
-    commit: await text(["git", "rev-parse", "--short", "HEAD"]),
+    commit: commitAtStart,
     wrkVersion: wrkReady ? (await text(["wrk", "-v"])).split("\n")[0].split(" [")[0] : "wrk (missing)",
     pinCpu: cli.pin && ctx.cores > 1 ? ctx.cores - 1 : null,
     nofile: openFileLimit().soft,
@@ -225,7 +228,7 @@ async function main(): Promise<void> {
       const p = prepared.get(s.name);
       if (typeof p !== "object") return [];
       const launchSpec = p.launch(0, []);
-      const argv = launchSpec.argv.map((a) => a.replace(root + "/", "").replace(ctx.cacheDir, "$CACHE").replace(/^--port=0$/, "--port=PORT"));
+      const argv = launchSpec.argv.map((a) => a.replace(root + "/", "").replace(ctx.cacheDir, "$CACHE").replace(ctx.tmpDir, "$SCRATCH").replace(/^--port=0$/, "--port=PORT"));
       return [[s.name, "`" + argv.map((a) => (a === "0" ? "PORT" : a)).join(" ") + "`"]];
     })),
     seconds: (performance.now() - started) / 1000,

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     const out: string[] = [];
     const pct = (part: number, whole: number) => `${((part / whole) * 100).toFixed(1)}%`;
     out.push(`# Where tray's time goes: ${workload.title}`, "");
-    out.push(`${new Date().toISOString()} · \`bun scripts/bench/profile.ts --workload=${workload.name} --threads=${threads}\` · ${cores} cores · load average ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}`, "");
+    out.push(`${new Date().toISOString()} · \`bun scripts/bench/profile.ts --workload=${workload.name} --threads=${threads}${fromHead ? " --tray=head" : ""}\` · ${cores} cores · load average ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}`, "");
     out.push(`tray ${fromHead ? `at commit ${commit}` : `from the working tree at ${commit}`}, run from source (\`bun --cpu-prof src/cli.ts --threads=${threads}${extra.length ? " " + extra.join(" ") : ""}\`), ${workload.method}; wrk -t1 pinned to CPU ${run.pinCpu}, ${seconds} s: **${Math.round(result.requestsPerSecond).toLocaleString("en-US")} req/s**, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms.`, "");
     out.push("## CPU by thread during the run", "");
     out.push("| thread | count | CPU seconds | % of one core | µs per request |", "| --- | --- | --- | --- | --- |");
@@ -161,6 +161,12 @@ async function main(): Promise<void> {
       if (used <= 0) continue;
       out.push(`| ${name} | ${a.threads} | ${used.toFixed(2)} | ${((used / result.seconds) * 100).toFixed(0)}% | ${((used * 1e6) / result.requests).toFixed(1)} |`);
     }
+    const trayTotal = [...after].reduce((sum, [name, a]) => sum + a.seconds - (before.get(name)?.seconds ?? 0), 0);
+    const share = (s: number) => `${((s / result.seconds) * 100).toFixed(0)}%`;
+    out.push(
+      "",
+      `Whole machine meanwhile (of ${cores * 100}%): tray ${share(trayTotal)}, wrk ${share(result.clientCpuSeconds)}, other processes ${share(Math.max(0, machineAfter.processSeconds - machineBefore.processSeconds - trayTotal - result.clientCpuSeconds))}, kernel packet processing (softirq) ${share(machineAfter.softirqSeconds - machineBefore.softirqSeconds)}, steal ${share(machineAfter.stealSeconds - machineBefore.stealSeconds)}.`,
+    );
     out.push("", "(The main thread is the one named after the executable, `bun` here; `Worker` threads run the app; HeapHelper/JITWorker are JavaScriptCore's GC and compiler threads.)", "");
     if (perfText !== null) out.push("## perf: samples by thread and code", "", "```", perfText, "```", "", "(`[JIT] tid N` is JIT-compiled JavaScript; `bun`/`tray` is Bun's native code, unsymbolized in release builds; `[kernel.kallsyms]` is the kernel: syscalls, TCP, scheduling.)", "");
     out.push(`## Main thread (Bun's --cpu-prof): busy ${pct(summary.busyUs, summary.windowUs)} of the window`, "");

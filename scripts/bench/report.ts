@@ -82,7 +82,7 @@ export function renderReport(facts: RunFacts, servers: ServerSpec[], workloads: 
   out.push("## Servers", "");
   out.push(
     table(
-      ["server", "version", "command (PORT is a free port on 127.0.0.1)"],
+      ["server", "version", "command (PORT is a free port on 127.0.0.1; $SCRATCH is the run's temp directory, $CACHE ~/.cache/tray-bench)"],
       servers.map((s) => [label.get(s.name) ?? s.name, facts.versions.get(s.name) ?? "skipped", facts.commands.get(s.name) ?? "—"]),
     ),
     "",
@@ -94,6 +94,11 @@ export function renderReport(facts: RunFacts, servers: ServerSpec[], workloads: 
     "- req/s and latency are wrk's (a request is timed from its write to its response's last byte; p50/p99 from wrk's histogram). Peak RSS is the highest sum of VmRSS over the server's process tree, sampled every 100 ms from its start to the end of the measured run. CPU % is the tree's user+system time over the measured run (200 % = both cores); wrk CPU % is wrk's own; softirq % is the kernel's packet processing (loopback TCP for both ends, charged to no process); other CPU % is what other processes and the hypervisor took meanwhile (the bench process's sampling and any other load: high values mean a noisy row).",
     "- Every server runs the same routes: scripts/bench/apps/handlers.mjs (fetch-app.mjs for tray, Bun.serve and deno; node-http.mjs for Node and Bun's node:http) and apps/wsgi_app.py for Waitress.",
   );
+  if (servers.some((s) => s.name === "bun-net")) {
+    out.push(
+      "- **Bun node:net, canned reply (ceiling)** is not an HTTP server: apps/net-ceiling.mjs answers each request head with one fixed response, no parsing, no app, no Workers. It shows how fast tray's transport (node:net in Bun) goes on this machine; it runs hello and pipelined only.",
+    );
+  }
   for (const w of workloads) out.push(`- **${w.title}** (\`${w.name}\`): ${w.method}.`);
   out.push("");
 

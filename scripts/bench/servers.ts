@@ -7,6 +7,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ensureAptPackage } from "./apt.ts";
+import { expressServers } from "./express.ts";
 import type { LaunchSpec } from "./process.ts";
 import { buildTray, exportHead, headCommit } from "./source.ts";
 import type { TraySource } from "./source.ts";
@@ -38,6 +39,8 @@ export interface ServerSpec {
   family: Family;
   /** Ratios in the report are to this server's req/s. */
   baseline?: boolean;
+  /** Runs only these workloads (a calibration server that answers just GET /); absent: all. */
+  onlyWorkloads?: string[];
   /** Finds binaries and versions; a string is the reason to skip the server. */
   prepare: (ctx: BenchContext) => Promise<PreparedServer | string>;
 }
@@ -173,6 +176,20 @@ export const SERVERS: ServerSpec[] = [
     },
   },
   {
+    name: "bun-net",
+    label: "Bun node:net, canned reply (ceiling)",
+    family: "bun",
+    onlyWorkloads: ["hello", "pipelined"],
+    prepare: async (ctx) => {
+      const version = await output([bunPath(ctx), "--version"]);
+      if (version === null) return "node_modules/.bin/bun does not run (npm install?)";
+      return {
+        version: `bun ${version}`,
+        launch: (port, extraArgs) => ({ argv: [bunPath(ctx), "net-ceiling.mjs", HOST, String(port), ...extraArgs], cwd: ctx.appsDir }),
+      };
+    },
+  },
+  {
     name: "node-http",
     label: "Node node:http",
     family: "node",
@@ -223,13 +240,6 @@ export const SERVERS: ServerSpec[] = [
       };
     },
   },
-  {
-    // TODO(issue 5): Express is added by another change. To add it: put apps/express-app.mjs (the
-    // routes of handlers.mjs as an Express app, listening on argv HOST PORT), install express into
-    // ctx.cacheDir the way prepareDeno installs deno, and return { version, launch } here.
-    name: "express",
-    label: "Express (Node)",
-    family: "express",
-    prepare: async () => "TODO: the Express hello app is not added yet",
-  },
+  // One Express app served by tray, by Node's node:http and by Bun's (express.ts).
+  ...expressServers({ host: HOST, prepareTray, bunPath, output, memo }),
 ];
