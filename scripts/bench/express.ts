@@ -12,6 +12,10 @@ import type { BenchContext, PreparedServer, ServerSpec } from "./servers.ts";
 /** The Express the suite measures: the 4.x line most production apps run. */
 export const EXPRESS_VERSION = "4.22.3";
 
+/** The workloads the Express servers run: the issue's Express hello, and the CPU-bound one that
+ *  shows what a Worker per core buys a single-threaded framework. */
+const EXPRESS_WORKLOADS = ["hello", "json"];
+
 export interface ExpressDeps {
   host: string;
   prepareTray: (ctx: BenchContext) => Promise<string | { binary: string; version: string }>;
@@ -41,6 +45,7 @@ export function expressServers(deps: ExpressDeps): ServerSpec[] {
   return [
     {
       name: "tray-express",
+      onlyWorkloads: EXPRESS_WORKLOADS,
       label: "tray + Express",
       family: "tray",
       prepare: async (ctx): Promise<PreparedServer | string> => {
@@ -59,6 +64,7 @@ export function expressServers(deps: ExpressDeps): ServerSpec[] {
     },
     {
       name: "express-node",
+      onlyWorkloads: EXPRESS_WORKLOADS,
       label: "Express on Node",
       family: "express",
       prepare: async (ctx): Promise<PreparedServer | string> => {
@@ -73,6 +79,7 @@ export function expressServers(deps: ExpressDeps): ServerSpec[] {
     },
     {
       name: "express-bun",
+      onlyWorkloads: EXPRESS_WORKLOADS,
       label: "Express on Bun node:http",
       family: "express",
       prepare: async (ctx): Promise<PreparedServer | string> => {
