@@ -98,23 +98,30 @@ export class NodeResponseReader {
     this.pending = Buffer.from(bytes.subarray(at)); // a copy: the writer may reuse its buffer
   }
 
+  /** One head, as node wrote it: "HTTP/1.1 200 OK\r\nName: value\r\n..." (no final CRLF CRLF).
+   *  Lines are found with indexOf, not split: this runs once per response. */
   private head(text: string): void {
-    const lines = text.split("\r\n");
-    const statusLine = lines[0]; // "HTTP/1.1 200 OK"
-    const status = Number(statusLine.slice(9, 12));
+    let eol = text.indexOf("\r\n");
+    if (eol < 0) eol = text.length;
+    const status = Number(text.slice(9, 12)); // "HTTP/1.1 200 OK"
     // 1xx interim responses precede the final one (RFC 9110 §15.2); 101 would be final, but an
     // upgrade is not served (the "WebSocket is not supported"), so it passes as is.
     if (status >= 100 && status < 200 && status !== 101) return;
-    const reason = statusLine.length > 13 ? statusLine.slice(13) : "";
+    const reason = eol > 13 ? text.slice(13, eol) : "";
     const headers: string[] = [];
     let contentLength = -1;
     let chunked = false;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const colon = line.indexOf(":");
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
+    while (eol < text.length) {
+      const start = eol + 2;
+      eol = text.indexOf("\r\n", start);
+      if (eol < 0) eol = text.length;
+      const colon = text.indexOf(":", start);
+      if (colon <= start || colon > eol) continue;
+      const name = text.slice(start, colon);
+      // node writes "name: value"; the value keeps no surrounding whitespace (RFC 9110 §5.5).
+      let value = text.slice(text.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1, eol);
+      const last = value.charCodeAt(value.length - 1);
+      if (last === 0x20 || last === 0x09 || value.charCodeAt(0) === 0x20 || value.charCodeAt(0) === 0x09) value = value.trim();
       headers.push(name, value);
       if (name.length === 14 && name.toLowerCase() === "content-length") {
         contentLength = /^[0-9]{1,15}$/.test(value) ? Number(value) : -1;
