@@ -180,6 +180,15 @@ export class Exchange {
     this.finish();
   }
 
+  /** The head now, before any body: the app flushed its headers (Node's res.flushHeaders(), an
+   *  event stream that will write later). Nothing to do once a chunk or the end is on its way. */
+  sendHead(): void {
+    if (this.state !== IDLE || this.isHead) return;
+    this.pushHead(this.declared);
+    this.state = STREAMING;
+    this.host.scheduleFlush();
+  }
+
   /** End-of-turn flush: the body did not end within the turn, so the head goes now. */
   releaseHead(): void {
     if (this.state !== HELD) return;
