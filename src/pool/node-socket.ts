@@ -53,6 +53,7 @@ export class ExchangeSocket extends Duplex {
     const exchange = this.exchange;
     // Client gone or response failed: later writes are dropped quietly, as on a closed socket.
     if (exchange.finished) return callback();
+    const hadHead = this.reader.sawHead;
     try {
       this.reader.feed(chunk);
     } catch (error) {
@@ -60,7 +61,12 @@ export class ExchangeSocket extends Duplex {
       return callback();
     }
     const pieces = this.pieces;
-    if (pieces.length === 0) return callback();
+    if (pieces.length === 0) {
+      // A head alone (res.flushHeaders()): if no body or end follows within this turn, the
+      // client gets the head now — an event stream's client is waiting for it.
+      if (!hadHead && this.reader.sawHead) setImmediate(() => exchange.sendHead());
+      return callback();
+    }
     this.pieces = [];
     if (pieces.length === 1 && pieces[0].byteLength <= DATA_PIECE_MAX) {
       exchange.sendData(pieces[0], false);

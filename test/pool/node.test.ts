@@ -109,6 +109,17 @@ describe("what res produces", () => {
     expect(cookies).toEqual(["a=1", "b=2; Path=/", "c=3"]);
   });
 
+  test("res.flushHeaders() sends the head at once, with the length unknown, before any body", async () => {
+    const { sink, result, headSeen } = recordingSink();
+    const id = handle.pool.dispatch(poolRequest("/flush-headers"), sink);
+    await headSeen;
+    expect(result.status).toBe(200);
+    expect(header(result.headers, "content-type")).toBe("text/event-stream");
+    expect(result.bodyLength).toBeNull();
+    expect(result.calls).toEqual(["head"]);
+    handle.pool.cancel(id);
+  });
+
   test("an app that sets Transfer-Encoding: chunked itself still gives plain body bytes", async () => {
     const r = await send(handle.pool, "/chunked-by-app");
     expect(text(r)).toBe("abcdefg");
