@@ -6,8 +6,10 @@
 //
 // Strategy: off by default, and then nothing here runs (the connection holds a null hook). When
 // on, connections hand over a small record as each exchange finishes; lines are formatted at
-// once (the timestamp string is reused within a second) and written in one batch per event-loop
-// turn, so a busy server makes one write per turn, not one per request. A file is opened for
+// once (the timestamp string is reused within a second) and written in batches: every
+// ACCESS_LOG_FLUSH_MS, or at once when ACCESS_LOG_BATCH_MAX bytes are waiting, so a busy server
+// makes a few writes a second, not one per request (one per event-loop turn cost 18% of
+// hello-world throughput, batching 10%; formatting a line is ~0.1 µs). A file is opened for
 // appending before anything listens (a bad path fails start-up) and written with one write in
 // flight at a time, so lines keep their order; close() writes what is left before tray exits.
 // Conventions where the formats leave a choice, as Apache (%b, %{Referer}i) and nginx do:
@@ -24,6 +26,12 @@ export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
 
 /** --access-log's value meaning standard error. */
 export const ACCESS_LOG_STDERR = "-";
+
+/** Longest a line waits before it is written (a tail -f sees it this late at most). */
+export const ACCESS_LOG_FLUSH_MS = 50;
+
+/** Pending lines past this many characters are written at once (memory stays bounded in a burst). */
+export const ACCESS_LOG_BATCH_MAX = 64 * 1024;
 
 /** nginx's status for a request whose client closed the connection before the response began. */
 export const STATUS_CLIENT_CLOSED = 499;
@@ -130,7 +138,8 @@ export function openAccessLog(target: string, format: AccessLogFormat, log: (lin
     }
   }
   let pending: string[] = [];
-  let scheduled = false;
+  let pendingChars = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
   let inFlight: Promise<void> | null = null;
   let failed = false;
   let closed = false;
@@ -149,22 +158,27 @@ export function openAccessLog(target: string, format: AccessLogFormat, log: (lin
       });
     });
 
+  const take = (): string => {
+    const text = pending.join("");
+    pending = [];
+    pendingChars = 0;
+    return text;
+  };
+
   const flush = (): void => {
-    scheduled = false;
-    if (pending.length === 0 || failed) {
-      pending = [];
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    if (pending.length === 0) return;
+    if (failed) {
+      take();
       return;
     }
     if (fd < 0) {
-      const text = pending.join("");
-      pending = [];
-      process.stderr.write(text);
+      process.stderr.write(take());
       return;
     }
     if (inFlight !== null) return; // the write in flight flushes again when it ends
-    const text = pending.join("");
-    pending = [];
-    inFlight = writeFile(text).then(() => {
+    inFlight = writeFile(take()).then(() => {
       inFlight = null;
       if (pending.length > 0 && !closed) flush();
     });
@@ -173,18 +187,19 @@ export function openAccessLog(target: string, format: AccessLogFormat, log: (lin
   return {
     record(r) {
       if (closed) return;
-      pending.push(formatAccessLine(format, r));
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      const line = formatAccessLine(format, r);
+      pending.push(line);
+      pendingChars += line.length;
+      if (pendingChars >= ACCESS_LOG_BATCH_MAX) flush();
+      else if (timer === null) timer = setTimeout(flush, ACCESS_LOG_FLUSH_MS);
     },
     async close() {
       if (closed) return;
       closed = true;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
       while (inFlight !== null) await inFlight;
-      const text = pending.join("");
-      pending = [];
+      const text = take();
       if (fd < 0) {
         if (text !== "") process.stderr.write(text);
         return;
