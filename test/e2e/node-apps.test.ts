@@ -159,6 +159,13 @@ for (const [label, module] of [
       });
     }
 
+    test("an Upgrade request is served as plain HTTP/1.1 (RFC 9110 §7.8: the server may ignore it)", async () => {
+      const { text } = await exchange(tray.port, "GET /teapot HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", { idleMs: 800 });
+      const [response] = parseResponses(text);
+      expect(response.status).toBe(418);
+      expect(response.body).toBe("short and stout");
+    });
+
     test("tray owns the framing: the app's Connection, Keep-Alive, Date and Server are replaced", async () => {
       const { text } = await exchange(tray.port, "GET /hop-by-hop HTTP/1.1\r\nHost: t\r\n\r\nGET /teapot HTTP/1.1\r\nHost: t\r\n\r\n", { idleMs: 800 });
       const [first, second] = parseResponses(text);
@@ -230,8 +237,40 @@ for (const [label, module] of [
       // The Worker carries on.
       expect((await fetch(`${tray.url}/teapot`)).status).toBe(418);
     });
+
+    if (module === "express4.cjs") {
+      // Last in this block: it replaces the Worker (and with it the app's in-memory state).
+      test("Express 4: a rejected async handler is unhandled: 500, the Worker is replaced, serving goes on", async () => {
+        const r = await fetch(`${tray.url}/async-throw`);
+        expect(r.status).toBe(500);
+        expect((await r.text()).trim()).toBe("Internal Server Error");
+        expect(tray.stderr()).toMatch(/worker 0 died \(unhandled rejection: Error: rejected on purpose.*\); 1 request\(s\) in flight on it failed; starting a replacement/);
+        const next = await waitFor(
+          () => fetch(`${tray.url}/teapot`).then((x) => x.status),
+          (status) => status === 418,
+          "the replacement Worker",
+        );
+        expect(next).toBe(418);
+      });
+    }
   });
 }
+
+describeInstalled("behind a trusted proxy", () => {
+  let tray: Tray;
+  beforeAll(async () => {
+    const proxy = ["--trusted-proxy=127.0.0.1", "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto"];
+    tray = await startTray(["--threads=1", ...proxy, "express4.cjs"], { cwd: NODE_DIR, env: trayEnv() });
+  });
+  afterAll(async () => {
+    await tray?.stop();
+  });
+
+  test("req.ip is the client the proxy vouched for; req.protocol and req.secure follow its scheme", async () => {
+    const r = await fetch(`${tray.url}/who`, { headers: { "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https" } });
+    expect(await r.json()).toMatchObject({ ip: "203.0.113.9", protocol: "https", secure: true });
+  });
+});
 
 describeInstalled("Koa", () => {
   let tray: Tray;
