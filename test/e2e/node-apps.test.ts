@@ -353,6 +353,43 @@ describe("a bare (req, res) handler and an exported http.createServer(h)", () =>
   });
 });
 
+describe("flow control through dist/tray: a client that stops reading", () => {
+  let tray: Tray;
+  beforeAll(async () => {
+    // pool-app.mjs's /flow writes 16 KiB chunks and waits for 'drain' whenever write() says false.
+    tray = await startTray(["--threads=1", "--outbuf-high-watermark=256K", "--outbuf-overflow=256K", "pool-app.mjs"], { cwd: NODE_DIR, env: trayEnv() });
+  });
+  afterAll(async () => {
+    await tray?.stop();
+  });
+
+  test("stops the app with write() === false, and 'drain' lets it finish once the client reads again", async () => {
+    const total = 64 * 1024 * 1024;
+    const stats = async () => (await (await fetch(`${tray.url}/flow-stats?tag=e2e`)).json()) as { falses: number; drains: number; written: number } | null;
+    const socket = await rawConnect(tray.port);
+    socket.pause();
+    socket.write(`GET /flow?tag=e2e&total=${total} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
+    // Unread, the response fills the kernel's buffers, then tray's, then the app is told to wait.
+    let last = -1;
+    const stalled = await waitFor(stats, (s) => {
+      const still = s !== null && s.falses > 0 && s.written === last;
+      last = s?.written ?? -1;
+      return still;
+    }, "the app to be held back");
+    expect(stalled!.written).toBeLessThan(total / 2);
+    if (process.env.TRAY_TEST_DEBUG) console.log(`stalled after ${stalled!.written} bytes, ${stalled!.falses} false writes`);
+    let received = 0;
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (d: Buffer) => (received += d.length));
+    socket.resume();
+    await closed;
+    expect(received).toBeGreaterThan(total);
+    const done = await stats();
+    expect(done!.written).toBe(total);
+    expect(done!.drains).toBeGreaterThanOrEqual(done!.falses);
+  });
+});
+
 describeInstalled("an app that calls app.listen(PORT) itself", () => {
   let tray: Tray;
   let appPort: number;
