@@ -50,7 +50,7 @@ export async function detectApp(spec: AppSpec, choice: AppInterface): Promise<De
   const detected = choice === "auto" ? detectAuto(target, spec.cwd) : detectNode(target, spec.cwd);
   const listened = capturedListens();
   if (detected === null) {
-    if (listened.length > 0) return serveListened(spec, listened, `${target.named} is ${describeValue(target.value)}`);
+    if (listened.length > 0) return serveListened(spec, listened, `${subject(target)} ${describeValue(target.value)}`);
     throw new AppLoadError(unusable(target, choice));
   }
   if (listened.length > 0) {
@@ -61,8 +61,8 @@ export async function detectApp(spec: AppSpec, choice: AppInterface): Promise<De
 }
 
 function detectAuto(target: AppTarget, cwd: string): DetectedApp | null {
-  const { value, named } = target;
-  const how = (what: string, as: string, hint: string) => `--interface=auto: ${named} is ${what}, so it is served as ${as}${hint}`;
+  const value = target.value;
+  const how = (what: string, as: string, hint: string) => `--interface=auto: ${subject(target)} ${what}, so it is served as ${as}${hint}`;
   const fetch = fetchMethod(value);
   if (fetch !== null) return { interface: "fetch", handler: toFetchHandler(target), note: how(describeValue(value), "a fetch app", "") };
   const node = nodeListenerOf(target, cwd);
@@ -88,7 +88,7 @@ function nodeListenerOf(target: AppTarget, cwd: string): { listener: NodeListene
   const value = target.value;
   if (value instanceof Server) {
     if (value.listenerCount("request") === 0) {
-      throw new AppLoadError(`${target.named} is an http.Server with no 'request' listener; create it with http.createServer(handler), or add one with server.on("request", handler)`);
+      throw new AppLoadError(`${subject(target)} an http.Server with no 'request' listener; create it with http.createServer(handler), or add one with server.on("request", handler)`);
     }
     return { listener: serverListener(value), what: "an http.Server" };
   }
@@ -99,10 +99,10 @@ function nodeListenerOf(target: AppTarget, cwd: string): { listener: NodeListene
   try {
     listener = callback.call(value);
   } catch (thrown) {
-    throw new AppLoadError(`${target.named} looks like a Koa app, but its callback() threw: ${describeThrown(thrown, cwd)}`);
+    throw new AppLoadError(`${subject(target)} what looks like a Koa app, but its callback() threw: ${describeThrown(thrown, cwd)}`);
   }
   if (typeof listener !== "function") {
-    throw new AppLoadError(`${target.named} looks like a Koa app, but its callback() returned ${describeValue(listener)}, not a (req, res) function`);
+    throw new AppLoadError(`${subject(target)} what looks like a Koa app, but its callback() returned ${describeValue(listener)}, not a (req, res) function`);
   }
   return { listener: listener as NodeListener, what: "a Koa app (it has callback and use methods), called through app.callback()" };
 }
@@ -135,10 +135,15 @@ function serveListened(spec: AppSpec, listened: readonly CapturedListen[], why: 
   };
 }
 
+/** `"app.js" export "default" is` — or, for --call, `... called by --call returned`. */
+function subject(target: AppTarget): string {
+  return target.fromFactory ? target.named : `${target.named} is`;
+}
+
 function unusable(target: AppTarget, choice: AppInterface): string {
-  const { value, named, fromFactory } = target;
-  const subject = `${named}${fromFactory ? "" : " is"} ${describeValue(value)}`;
-  if (choice === "node" && fetchMethod(value) !== null) return `${subject}: that is a fetch app; serve it with --interface=fetch (or auto)`;
+  const { value, fromFactory } = target;
+  const what = `${subject(target)} ${describeValue(value)}`;
+  if (choice === "node" && fetchMethod(value) !== null) return `${what}: that is a fetch app; serve it with --interface=fetch (or auto)`;
   const rule = choice === "node"
     ? "not a Node-style app (a (req, res) function, an http.Server, a Koa app)"
     : "not a fetch app (a function, or an object with a fetch method) or a Node-style app (an http.Server, a Koa app)";
@@ -146,7 +151,7 @@ function unusable(target: AppTarget, choice: AppInterface): string {
   if (isClass(value)) advice = `; export an instance (new ${(value as { name: string }).name || "..."}()) instead`;
   else if (isThenable(value) && !fromFactory) advice = "; await it in the module, or export the function that makes it and use --call";
   else if (value === undefined || (typeof value === "object" && value !== null && !isThenable(value))) advice = "; if the module starts its own server, it must call listen() while it loads";
-  return `${subject}, ${rule}${advice}`;
+  return `${what}, ${rule}${advice}`;
 }
 
 function fetchMethod(value: unknown): unknown {

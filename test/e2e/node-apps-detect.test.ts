@@ -82,6 +82,14 @@ describe("auto: each rule", () => {
     });
   }
 
+  test("--call: what the factory returns is detected the same way (a (req, res) function, an async http.Server)", async () => {
+    const handler = await serve(["--call", "detect/factory.mjs:makeHandler"]);
+    expect(await (await fetch(`${handler.url}/f`)).text()).toBe("made by a factory, saw /f");
+    expect(choice(handler)).toBe(`--interface=auto: "detect/factory.mjs" export "makeHandler" called by --call returned a function (req, res), so it is served as a Node-style (req, res) app; --interface=fetch serves it as (request, info) => Response`);
+    const server = await serve(["--call", "detect/factory.mjs:makeServer"]);
+    expect(await (await fetch(`${server.url}/`)).text()).toBe("an http.Server from an async factory");
+  });
+
   test("an export and a listen(): the export is served, the listen binds nothing, and the log says so", async () => {
     const appPort = await freePort();
     const tray = await serve(["detect/listen-after-export.mjs"], { APP_PORT: String(appPort) });
@@ -125,6 +133,12 @@ describe("what is wrong, in one line, before anything listens", () => {
     );
   });
 
+  test("--call: a factory that returns no kind of app", async () => {
+    expect(await loadFailure(["--call", "detect/factory.mjs:makeNothing"])).toBe(
+      `"detect/factory.mjs" export "makeNothing" called by --call returned an object with no fetch method (it has: port), not a fetch app (a function, or an object with a fetch method) or a Node-style app (an http.Server, a Koa app); if the module starts its own server, it must call listen() while it loads`,
+    );
+  });
+
   test("node: a fetch app", async () => {
     expect(await loadFailure(["--interface=node", "detect/fetch-object.mjs"])).toBe(
       `"detect/fetch-object.mjs" export "default" is an object with a fetch method: that is a fetch app; serve it with --interface=fetch (or auto)`,
@@ -149,7 +163,7 @@ describe("what is wrong, in one line, before anything listens", () => {
 
   test("a Koa-shaped app whose callback() throws", async () => {
     expect(await loadFailure(["detect/callback-throws.mjs"])).toBe(
-      `"detect/callback-throws.mjs" export "default" looks like a Koa app, but its callback() threw: Error: no middleware configured (at ./detect/callback-throws.mjs:5:15)`,
+      `"detect/callback-throws.mjs" export "default" is what looks like a Koa app, but its callback() threw: Error: no middleware configured (at ./detect/callback-throws.mjs:5:15)`,
     );
   });
 
