@@ -3,7 +3,7 @@
 
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import type { Socket } from "node:net";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -29,19 +29,21 @@ export interface Tray {
   stop(): Promise<number>;
 }
 
-let nextPort = 20000 + Math.floor(Math.random() * 20000);
+// Below Linux's ephemeral range (32768-60999), so no client socket of another test can be holding
+// the port as its local end by the time a server binds it.
+let nextPort = 10000 + Math.floor(Math.random() * 20000);
 
-/** A port nothing listens on right now (bounded tries). */
+/** A port that can be bound on 127.0.0.1 right now (checked by binding it; bounded tries). */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = nextPort++;
-    if (nextPort > 60000) nextPort = 20000;
-    const inUse = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: "127.0.0.1", port });
-      s.once("connect", () => (s.destroy(), resolve(true)));
-      s.once("error", () => resolve(false));
+    if (nextPort >= 32000) nextPort = 10000;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
     });
-    if (!inUse) return port;
+    if (free) return port;
   }
   throw new Error("no free port found");
 }
