@@ -11,6 +11,25 @@ const MAX_LENGTH_DIGITS = 15;
 /** Codings tray recognises by name but does not decode (RFC 9112 §7.2-7.3). */
 const KNOWN_CODINGS = new Set(["gzip", "x-gzip", "deflate", "compress", "x-compress"]);
 
+/** The header fields that frame a request or steer the connection. */
+export const enum FramingField {
+  None,
+  Host,
+  Expect,
+  Connection,
+  ContentLength,
+  TransferEncoding,
+}
+
+/** Lower-case name and kind, by name length (the five names have five different lengths). */
+const BY_LENGTH: Record<number, [string, FramingField]> = {
+  4: ["host", FramingField.Host],
+  6: ["expect", FramingField.Expect],
+  10: ["connection", FramingField.Connection],
+  14: ["content-length", FramingField.ContentLength],
+  17: ["transfer-encoding", FramingField.TransferEncoding],
+};
+
 export interface Framing {
   authority: string | null;
   contentLength: number | null;
@@ -33,51 +52,53 @@ export class HeadFields {
     private readonly maxBodySize: number,
   ) {}
 
-  /** Whether a field name of this length can be one add() acts on (Host, Expect, Connection, Content-Length, Transfer-Encoding). */
-  static mayMatter(nameLength: number): boolean {
-    return nameLength === 4 || nameLength === 6 || nameLength === 10 || nameLength === 14 || nameLength === 17;
+  /**
+   * Which of the fields add() acts on the name bytes [start, end) are, matched case-insensitively
+   * without decoding them (most names are none of these, and cost one length test).
+   */
+  static classify(buf: Uint8Array, start: number, end: number): FramingField {
+    const length = end - start;
+    const entry = BY_LENGTH[length];
+    if (entry === undefined) return FramingField.None;
+    const name = entry[0];
+    // | 0x20 lower-cases ASCII letters; the other tchars of these names ("-") already have the bit.
+    for (let k = 0; k < length; k++) if ((buf[start + k] | 0x20) !== name.charCodeAt(k)) return FramingField.None;
+    return entry[1];
   }
 
-  /** One field line, as it completes. Only names whose length can match are lower-cased. */
-  add(name: string, value: string): void {
-    switch (name.length) {
-      case 4:
-        if (name.toLowerCase() === "host") {
-          // RFC 9112 §3.2: exactly one Host; RFC 9110 §4.2.1: an http URI's host is never empty.
-          if (++this.hostCount > 1) throw new ProtocolError(400, "Multiple Host headers");
-          if (value === "" || !isValidHost(value)) throw new ProtocolError(400, "Invalid Host header");
-          this.host = value;
+  /** One framing field line, as it completes (classify() said which). */
+  add(field: FramingField, value: string): void {
+    switch (field) {
+      case FramingField.Host:
+        // RFC 9112 §3.2: exactly one Host; RFC 9110 §4.2.1: an http URI's host is never empty.
+        if (++this.hostCount > 1) throw new ProtocolError(400, "Multiple Host headers");
+        if (value === "" || !isValidHost(value)) throw new ProtocolError(400, "Invalid Host header");
+        this.host = value;
+        return;
+      case FramingField.Expect:
+        if (value.toLowerCase() === "100-continue") this.expectContinue = true;
+        return;
+      case FramingField.Connection:
+        for (const option of splitList(value.toLowerCase())) {
+          if (option === "close") this.close = true;
+          else if (option === "keep-alive") this.keepAliveToken = true;
         }
         return;
-      case 6:
-        if (name.toLowerCase() === "expect" && value.toLowerCase() === "100-continue") this.expectContinue = true;
+      case FramingField.ContentLength:
+        this.contentLength = mergeContentLength(this.contentLength, value, this.maxBodySize);
+        if (this.transferCodings !== null) throw new ProtocolError(400, "Both Content-Length and Transfer-Encoding");
         return;
-      case 10:
-        if (name.toLowerCase() === "connection") {
-          for (const option of splitList(value.toLowerCase())) {
-            if (option === "close") this.close = true;
-            else if (option === "keep-alive") this.keepAliveToken = true;
-          }
-        }
+      case FramingField.TransferEncoding: {
+        // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
+        if (this.versionMinor === 0) throw new ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0");
+        // RFC 9112 §6.3 item 3: with Content-Length it is a smuggling vector.
+        if (this.contentLength !== null) throw new ProtocolError(400, "Both Content-Length and Transfer-Encoding");
+        const codings = splitList(value.toLowerCase());
+        if (codings.length === 0) throw new ProtocolError(400, "Empty Transfer-Encoding");
+        for (const c of codings) if (!isToken(c)) throw new ProtocolError(c.includes(";") ? 501 : 400, "Malformed Transfer-Encoding");
+        this.transferCodings = this.transferCodings === null ? codings : this.transferCodings.concat(codings);
         return;
-      case 14:
-        if (name.toLowerCase() === "content-length") {
-          this.contentLength = mergeContentLength(this.contentLength, value, this.maxBodySize);
-          if (this.transferCodings !== null) throw new ProtocolError(400, "Both Content-Length and Transfer-Encoding");
-        }
-        return;
-      case 17:
-        if (name.toLowerCase() === "transfer-encoding") {
-          // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
-          if (this.versionMinor === 0) throw new ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0");
-          // RFC 9112 §6.3 item 3: with Content-Length it is a smuggling vector.
-          if (this.contentLength !== null) throw new ProtocolError(400, "Both Content-Length and Transfer-Encoding");
-          const codings = splitList(value.toLowerCase());
-          if (codings.length === 0) throw new ProtocolError(400, "Empty Transfer-Encoding");
-          for (const c of codings) if (!isToken(c)) throw new ProtocolError(c.includes(";") ? 501 : 400, "Malformed Transfer-Encoding");
-          this.transferCodings = this.transferCodings === null ? codings : this.transferCodings.concat(codings);
-        }
-        return;
+      }
     }
   }
 

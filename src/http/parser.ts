@@ -16,7 +16,7 @@
 import { ProtocolError } from "./errors.ts";
 import { parseChunkSizeLine } from "./chunked.ts";
 import { COLON, CR, FIELD_VALUE_CHAR, HTAB, LF, SP, TARGET_CHAR, TCHAR } from "./grammar.ts";
-import { HeadFields } from "./head-fields.ts";
+import { FramingField, HeadFields } from "./head-fields.ts";
 import { parseRequestTarget } from "./request-target.ts";
 
 export interface ParserLimits {
@@ -389,7 +389,8 @@ export class RequestParser {
           // than a native call per name and value. Only the fields that frame the message or
           // steer the connection are read now, so their errors show as soon as their line ends.
           this.fieldOffsets.push(start, this.mark, a, b);
-          if (HeadFields.mayMatter(this.mark - start)) this.fields!.add(buf.latin1Slice(start, this.mark), buf.latin1Slice(a, b));
+          const field = HeadFields.classify(buf, start, this.mark);
+          if (field !== FramingField.None) this.fields!.add(field, buf.latin1Slice(a, b));
         } else {
           // RFC 9110 §6.5.1: trailers are kept apart, never merged into the header fields.
           this.trailers.push(buf.latin1Slice(start, this.mark), buf.latin1Slice(a, b));
