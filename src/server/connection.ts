@@ -107,8 +107,15 @@ export class Connection {
     return this.queue.length === 0 && this.receiving === null;
   }
 
+  /**
+   * True while the app is working on one of this connection's requests and owes output: then
+   * silence is the app's, not the client's, and --channel-timeout does not apply. A response
+   * that is waiting for the client to read (its output pending, or the app paused by flow
+   * control) does not count: a client that stops reading is timed out like an idle one.
+   */
   get busy(): boolean {
-    return this.running > 0;
+    for (const ex of this.queue) if (ex.id !== -1 && !ex.done && ex.out.length === 0) return true;
+    return false;
   }
 
   // --- reading requests ----------------------------------------------------------------------
