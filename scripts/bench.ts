@@ -10,14 +10,14 @@
 // workloads.ts) are the only places to add a server or a workload; every number is in
 // bench/config.ts. Only a full, unfiltered run writes bench/results.md (and .json); any other run
 // writes bench/last-run.md.tmp unless --out says where.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { ensureAptPackage } from "./bench/apt.ts";
-import { FULL, NOFILE_SPARE, PIN_WRK_DEFAULT, QUICK } from "./bench/config.ts";
+import { FULL, NOFILE_SPARE, NOISE_OTHER_CPU_LIMIT, NOISE_RETRIES, PIN_WRK_DEFAULT, QUICK } from "./bench/config.ts";
 import type { BenchProfile } from "./bench/config.ts";
 import { measureLoad } from "./bench/load.ts";
-import type { Measurement, ResultRow } from "./bench/measurements.ts";
+import type { Measurement, ResultRow, WrkMeasurement } from "./bench/measurements.ts";
 import { median } from "./bench/measurements.ts";
 import { measureIdle, measureUpload } from "./bench/memory.ts";
 import { freePort, launch, stop, waitReady } from "./bench/process.ts";
@@ -105,6 +105,11 @@ async function text(argv: string[]): Promise<string> {
   } catch {
     return "";
   }
+}
+
+/** The share of one core that other processes took during a wrk measurement. */
+function noise(m: WrkMeasurement): number {
+  return m.otherCpuSeconds / m.wrk.seconds;
 }
 
 function summarize(m: Measurement): string {
@@ -195,8 +200,16 @@ async function main(): Promise<void> {
         continue;
       }
       try {
-        const measurement = await measure(p, workload, args, ctx, cli, join(ctx.tmpDir, `${spec.name}.${workload.name}.log`), wrkReady);
-        rows.push({ workload: workload.name, server: spec.name, args, outcome: { status: "ok", measurement } });
+        const logPath = join(ctx.tmpDir, `${spec.name}.${workload.name}.log`);
+        let measurement = await measure(p, workload, args, ctx, cli, logPath, wrkReady);
+        let attempts = 1;
+        while (measurement.kind === "wrk" && noise(measurement) > NOISE_OTHER_CPU_LIMIT && attempts <= NOISE_RETRIES) {
+          ctx.log(`${tag}: other processes took ${(noise(measurement) * 100).toFixed(0)}% of a core meanwhile; measuring again`);
+          const again = await measure(p, workload, args, ctx, cli, logPath, wrkReady);
+          attempts++;
+          if (again.kind === "wrk" && noise(again) < noise(measurement)) measurement = again;
+        }
+        rows.push({ workload: workload.name, server: spec.name, args, attempts, outcome: { status: "ok", measurement } });
         ctx.log(`${tag}: ${summarize(measurement)}`);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -240,6 +253,8 @@ async function main(): Promise<void> {
   writeFileSync(out, markdown + "\n");
   writeFileSync(out.replace(/\.md(\.tmp)?$/, ".json$1"), JSON.stringify({ facts: { ...facts, versions: Object.fromEntries(facts.versions), commands: Object.fromEntries(facts.commands) }, rows, verdicts }, null, 1) + "\n");
   console.log("\n" + markdown);
+  // The HEAD export (--tray=head) holds a ~100 MB binary; the logs are small and kept for reading.
+  rmSync(join(ctx.tmpDir, "tray-head"), { recursive: true, force: true });
   ctx.log(`wrote ${out}; server logs in ${ctx.tmpDir}`);
 }
 

@@ -46,6 +46,11 @@ export const QUICK: BenchProfile = {
 export const WRK_THREADS = 1;
 /** wrk gives up on a response after this long and counts a timeout (its default, 2 s, is short for Waitress). */
 export const WRK_TIMEOUT = "10s";
+/** A wrk row during which other processes (and steal) took more than this share of one core is
+ *  noisy: it is measured again, up to NOISE_RETRIES more times, keeping the quietest attempt. On a
+ *  shared machine this trades a little time for figures that compare servers, not neighbours. */
+export const NOISE_OTHER_CPU_LIMIT = 0.25;
+export const NOISE_RETRIES = 2;
 /** Pin wrk to the last CPU with taskset (servers are left to the scheduler); --no-pin turns it off. */
 export const PIN_WRK_DEFAULT = true;
 

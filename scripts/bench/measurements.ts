@@ -56,6 +56,8 @@ export interface ResultRow {
   server: string;
   /** The server's extra options for this workload (shown in the report). */
   args: string[];
+  /** How many times it was measured (more than 1: earlier attempts were noisy, the quietest is kept). */
+  attempts?: number;
   outcome: { status: "ok"; measurement: Measurement } | { status: "skipped" | "failed"; reason: string };
 }
 
