@@ -77,6 +77,8 @@ export class Connection {
   private pendingErrorRecord: AccessRecord | null = null;
   /** No more requests will be read (Connection: close, error, shutdown). */
   private closing = false;
+  /** Bytes from the client are ignored from now on (shutdown, or the connection is ending). */
+  private stopReading = false;
   private closed = false;
   private paused = false;
   private flushScheduled = false;
@@ -122,7 +124,9 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     this.lastActivity = Date.now();
-    if (this.closing) return;
+    // Not `closing`: a request with "Connection: close" still has its body to receive (the parser
+    // itself ignores whatever follows the end of that message).
+    if (this.stopReading) return;
     const events = this.parser.feed(chunk);
     for (let i = 0; i < events.length; i++) {
       const ev = events[i];
@@ -494,6 +498,7 @@ export class Connection {
   /** Stop reading and close once the queued responses are written (shutdown). */
   shutdown(): void {
     this.closing = true;
+    this.stopReading = true;
     if (this.receiving !== null) this.dropReceiving();
     this.scheduleFlush();
   }
@@ -502,6 +507,7 @@ export class Connection {
   private closeGracefully(): void {
     if (this.closed) return;
     this.closing = true;
+    this.stopReading = true;
     this.socket.end();
     // RFC 9112 §9.6: close in stages; a client that never closes its side is cut off.
     setTimeout(() => this.socket.destroy(), 2000).unref();
