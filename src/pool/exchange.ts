@@ -129,10 +129,11 @@ export class Exchange {
     this.host.scheduleFlush();
   }
 
-  /** The whole body at once, for a body that was never a stream; small (<= DATA_PIECE_MAX). */
-  sendWhole(body: Uint8Array): void {
+  /** The whole body at once, for a body that was never a stream; small (<= DATA_PIECE_MAX).
+   *  `owned`: nobody else holds these bytes, so a large body may be transferred, not copied. */
+  sendWhole(body: Uint8Array, owned = false): void {
     if (this.state !== IDLE) {
-      this.sendData(body, false);
+      this.sendData(body, owned);
       this.end();
       return;
     }
@@ -150,7 +151,7 @@ export class Exchange {
       const f = out.fields;
       f.push(OP_RESPONSE, this.id, this.status, this.statusText, this.headers.length);
       for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
-      out.pushBytes(body, false); // the app may hold the same bytes (a cached Response's clone)
+      out.pushBytes(body, owned);
     }
     this.finish();
   }

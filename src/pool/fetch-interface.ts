@@ -162,9 +162,12 @@ async function settleBytes(exchange: Exchange, pending: Promise<Uint8Array>): Pr
   sendBytes(exchange, bytes);
 }
 
+/** `bytes` comes from response.bytes(), which hands out a fresh copy of the body on every call
+ *  (even for a Response built from the app's own Uint8Array, or a clone of a cached one), so it
+ *  is ours to transfer: a large body crosses to the main thread without another copy. */
 function sendBytes(exchange: Exchange, bytes: Uint8Array): void {
   if (exchange.finished) return;
-  if (bytes.byteLength <= DATA_PIECE_MAX) exchange.sendWhole(bytes);
+  if (bytes.byteLength <= DATA_PIECE_MAX) exchange.sendWhole(bytes, true);
   else void pump(exchange, onceReader(bytes)); // large: in pieces, under flow control
 }
 

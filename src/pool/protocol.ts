@@ -91,10 +91,9 @@ export class Outbox {
     if (owned && whole instanceof ArrayBuffer && chunk.byteOffset === 0 && whole.byteLength === length && !whole.resizable) {
       buffer = whole;
     } else {
-      // An explicit copy: Buffer#slice would return a view of the same (possibly pooled) memory.
-      const copy = new Uint8Array(length);
-      copy.set(chunk);
-      buffer = copy.buffer;
+      // An explicit copy (Buffer#slice would return a view of the same, possibly pooled, memory);
+      // %TypedArray%.prototype.slice on a plain Uint8Array view copies without zero-filling first.
+      buffer = new Uint8Array(chunk.buffer, chunk.byteOffset, length).slice().buffer;
     }
     this.buffers.push(buffer);
     this.fields.push(this.buffers.length, 0, length);
