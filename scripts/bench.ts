@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { ensureAptPackage } from "./bench/apt.ts";
-import { FULL, NOFILE_SPARE, NOISE_OTHER_CPU_LIMIT, NOISE_RETRIES, PIN_WRK_DEFAULT, QUICK } from "./bench/config.ts";
+import { FULL, NOFILE_SPARE, NOISE_OTHER_CPU_LIMIT, PIN_WRK_DEFAULT, QUICK } from "./bench/config.ts";
 import type { BenchProfile } from "./bench/config.ts";
 import { measureLoad } from "./bench/load.ts";
 import type { Measurement, ResultRow, WrkMeasurement } from "./bench/measurements.ts";
@@ -175,7 +175,8 @@ async function main(): Promise<void> {
     traySource: cli.traySource,
     log: (line) => console.log(`bench: ${line}`),
   };
-  const servers = SERVERS.filter((s) => cli.only === null || cli.only.includes(s.name));
+  const defaultServers = cli.profile.servers;
+  const servers = SERVERS.filter((s) => (cli.only === null ? defaultServers === "all" || defaultServers.includes(s.name) : cli.only.includes(s.name)));
   const workloads = WORKLOADS.filter((w) => wanted.includes(w.name));
   const wrkReady = await ensureAptPackage("wrk", async () => Bun.which("wrk") !== null, ctx.log);
 
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
         const logPath = join(ctx.tmpDir, `${spec.name}.${workload.name}.log`);
         let measurement = await measure(p, workload, args, ctx, cli, logPath, wrkReady);
         let attempts = 1;
-        while (measurement.kind === "wrk" && noise(measurement) > NOISE_OTHER_CPU_LIMIT && attempts <= NOISE_RETRIES) {
+        while (measurement.kind === "wrk" && noise(measurement) > NOISE_OTHER_CPU_LIMIT && attempts <= cli.profile.noiseRetries) {
           ctx.log(`${tag}: other processes took ${(noise(measurement) * 100).toFixed(0)}% of a core meanwhile; measuring again`);
           const again = await measure(p, workload, args, ctx, cli, logPath, wrkReady);
           attempts++;

@@ -11,6 +11,10 @@ export interface BenchProfile {
   warmupSeconds: number;
   /** Workload names this profile runs when no --workload filter is given. */
   workloads: readonly string[] | "all";
+  /** Server names this profile runs when no --only filter is given. */
+  servers: readonly string[] | "all";
+  /** Re-measurements allowed for a noisy wrk row (see NOISE_OTHER_CPU_LIMIT). */
+  noiseRetries: number;
   /** The idle keep-alive workload: how many connections, opened how many at a time. */
   idleConnections: number;
   idleBatch: number;
@@ -25,6 +29,8 @@ export const FULL: BenchProfile = {
   durationSeconds: 5,
   warmupSeconds: 2,
   workloads: "all",
+  servers: "all",
+  noiseRetries: 2,
   idleConnections: 10_000,
   idleBatch: 500,
   uploadBytes: 1024 ** 3,
@@ -36,6 +42,9 @@ export const QUICK: BenchProfile = {
   durationSeconds: 2,
   warmupSeconds: 1,
   workloads: ["hello", "pipelined", "json", "idle", "upload-1g", "startup"],
+  // The comparisons: tray against Bun.serve, Node's http and Waitress.
+  servers: ["tray", "bun-serve", "node-http", "waitress"],
+  noiseRetries: 0,
   idleConnections: 2_000,
   idleBatch: 500,
   uploadBytes: 128 * 1024 ** 2,
@@ -47,10 +56,10 @@ export const WRK_THREADS = 1;
 /** wrk gives up on a response after this long and counts a timeout (its default, 2 s, is short for Waitress). */
 export const WRK_TIMEOUT = "10s";
 /** A wrk row during which other processes (and steal) took more than this share of one core is
- *  noisy: it is measured again, up to NOISE_RETRIES more times, keeping the quietest attempt. On a
- *  shared machine this trades a little time for figures that compare servers, not neighbours. */
+ *  noisy: it is measured again, up to the profile's noiseRetries more times, keeping the quietest
+ *  attempt. On a shared machine this trades a little time for figures that compare servers, not
+ *  neighbours. */
 export const NOISE_OTHER_CPU_LIMIT = 0.25;
-export const NOISE_RETRIES = 2;
 /** Pin wrk to the last CPU with taskset (servers are left to the scheduler); --no-pin turns it off. */
 export const PIN_WRK_DEFAULT = true;
 

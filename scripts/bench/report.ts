@@ -2,7 +2,7 @@
 // a summary matrix of req/s with ratios to the baseline (Bun.serve), one table per workload,
 // the memory and start-up tables, and what was skipped or failed and why.
 import type { BenchProfile } from "./config.ts";
-import { CLOSE_CONNECTIONS, NOISE_OTHER_CPU_LIMIT, NOISE_RETRIES, WRK_THREADS } from "./config.ts";
+import { CLOSE_CONNECTIONS, NOISE_OTHER_CPU_LIMIT, WRK_THREADS } from "./config.ts";
 import { median } from "./measurements.ts";
 import type { Measurement, ResultRow, WrkMeasurement } from "./measurements.ts";
 import type { ServerSpec } from "./servers.ts";
@@ -91,7 +91,7 @@ export function renderReport(facts: RunFacts, servers: ServerSpec[], workloads: 
   out.push("## Method", "");
   out.push(
     `- Load: ${facts.wrkVersion}, \`-t${WRK_THREADS}\`, ${facts.pinCpu === null ? "not pinned" : `pinned with \`taskset -c ${facts.pinCpu}\` (servers are not pinned, so a one-thread server runs beside wrk on the other core and tray's threads share both)`}; a ${p.warmupSeconds} s warm-up run (discarded), then a ${p.durationSeconds} s measured run, per server and workload, each server freshly started for each workload.`,
-    "- req/s and latency are wrk's (a request is timed from its write to its response's last byte; p50/p99 from wrk's histogram). Peak RSS is the highest sum of VmRSS over the server's process tree, sampled every 100 ms from its start to the end of the measured run. CPU % is the tree's user+system time over the measured run (200 % = both cores); wrk CPU % is wrk's own; softirq % is the kernel's packet processing (loopback TCP for both ends, charged to no process); other CPU % is what other processes and the hypervisor took meanwhile (the bench process's sampling and any other load: high values mean a noisy row). A row with other CPU above ${Math.round(NOISE_OTHER_CPU_LIMIT * 100)} % was measured again (up to ${NOISE_RETRIES} more times) and the quietest attempt kept; its server name is marked with the number of attempts, e.g. (×2).",
+    `- req/s and latency are wrk's (a request is timed from its write to its response's last byte; p50/p99 from wrk's histogram). Peak RSS is the highest sum of VmRSS over the server's process tree, sampled every 100 ms from its start to the end of the measured run. CPU % is the tree's user+system time over the measured run (200 % = both cores); wrk CPU % is wrk's own; softirq % is the kernel's packet processing (loopback TCP for both ends, charged to no process); other CPU % is what other processes and the hypervisor took meanwhile (the bench process's sampling and any other load: high values mean a noisy row). ${p.noiseRetries > 0 ? `A row with other CPU above ${Math.round(NOISE_OTHER_CPU_LIMIT * 100)} % was measured again (up to ${p.noiseRetries} more times) and the quietest attempt kept; its server name is marked with the number of attempts, e.g. (×2).` : "Noisy rows are not re-measured in this profile."}`,
     "- Every server runs the same routes: scripts/bench/apps/handlers.mjs (fetch-app.mjs for tray, Bun.serve and deno; node-http.mjs for Node and Bun's node:http) and apps/wsgi_app.py for Waitress.",
   );
   if (servers.some((s) => s.name === "bun-net")) {
