@@ -6,6 +6,7 @@
 import { detectApp } from "../app/detect.ts";
 import type { AppInterface } from "../app/interfaces.ts";
 import { AppLoadError } from "../app/loader.ts";
+import { scheduleThisThreadAsBatch } from "./batch-scheduling.ts";
 import { Exchange, describeError, type ExchangeHost } from "./exchange.ts";
 import { installFetchGlobals } from "./fetch-globals.ts";
 import { runFetch } from "./fetch-interface.ts";
@@ -78,6 +79,8 @@ async function init(fields: unknown[]): Promise<void> {
   host.exposeTracebacks = exposeTracebacks === 1;
   host.highWatermark = highWatermark;
   guardAgainstDeath();
+  // Threads the app starts from this one inherit the policy (sched(7)): app work as well.
+  await scheduleThisThreadAsBatch();
   installFetchGlobals();
   let note: string;
   try {
