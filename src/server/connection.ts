@@ -552,8 +552,7 @@ export class Connection {
 /** Writes `parts` (size bytes in all) in order: runs of small parts as one copied buffer, large
  *  parts as they are. Returns the last socket.write()'s answer (false: wait for 'drain'). */
 function writeParts(socket: Socket, parts: Uint8Array[], size: number): boolean {
-  if (parts.length === 1) return socket.write(parts[0]);
-  if (size < SEPARATE_WRITE_MIN) return socket.write(Buffer.concat(parts, size));
+  if (size < SEPARATE_WRITE_MIN) return socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
   let accepted = true;
   let runStart = 0;
   let runSize = 0;
@@ -564,9 +563,25 @@ function writeParts(socket: Socket, parts: Uint8Array[], size: number): boolean 
       continue;
     }
     if (i > runStart) accepted = socket.write(i - runStart === 1 ? parts[runStart] : Buffer.concat(parts.slice(runStart, i), runSize));
-    if (part !== null) accepted = socket.write(part);
+    if (part !== null) accepted = writeLarge(socket, part);
     runStart = i + 1;
     runSize = 0;
+  }
+  return accepted;
+}
+
+/**
+ * Writes one large part. When the socket has passed all of it to the kernel (nothing pending, so
+ * by the stream contract the runtime no longer needs the memory) and the part is the whole of its
+ * ArrayBuffer — a body transferred from a Worker, or a chunk read back from a spill file, which
+ * nothing else refers to — the buffer is released at once instead of waiting for the main
+ * thread's garbage collector (large bodies arriving at tens of MB/s otherwise keep it busy).
+ */
+function writeLarge(socket: Socket, part: Uint8Array): boolean {
+  const accepted = socket.write(part);
+  const buffer = part.buffer;
+  if (socket.writableLength === 0 && part.byteOffset === 0 && buffer.byteLength === part.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable) {
+    buffer.transfer(0); // detaches it: its memory is freed now
   }
   return accepted;
 }
