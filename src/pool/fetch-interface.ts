@@ -58,42 +58,43 @@ export function runFetch(handler: FetchHandler, exchange: Exchange): void {
   }
   if (result instanceof Response) respond(exchange, result);
   else if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
-    void settle(exchange, result as PromiseLike<unknown>);
+    settle(exchange, result as PromiseLike<unknown>);
   } else notAResponse(exchange, result);
 }
 
 function buildRequest(exchange: Exchange): Request {
   const r = exchange.request;
-  const headers = new Headers();
+  const signal = exchange.abort.signal;
+  // Only the init fields a request needs: Bun reads every field of a RequestInit, and a GET with
+  // just a signal is built in about half the time of one with method, headers and body: null.
+  let request: Request;
+  if (r.bodyFile !== null) {
+    request = new Request(r.url, { method: r.method, body: bodyFileStream(r.bodyFile), signal, duplex: "half" } as RequestInit);
+  } else if (r.body !== null && r.body.byteLength > 0) {
+    request = new Request(r.url, { method: r.method, body: r.body, signal });
+  } else if (r.method === "GET") {
+    request = new Request(r.url, { signal });
+  } else {
+    request = new Request(r.url, { method: r.method, signal });
+  }
+  // The fields go straight into the request's own Headers (the same list a Headers object in the
+  // init would give, without building that object first).
+  const headers = request.headers;
   const raw = r.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
-  if (r.bodyFile !== null) {
-    return new Request(r.url, {
-      method: r.method,
-      headers,
-      body: bodyFileStream(r.bodyFile),
-      signal: exchange.abort.signal,
-      duplex: "half",
-    } as RequestInit);
-  }
-  return new Request(r.url, {
-    method: r.method,
-    headers,
-    body: r.body !== null && r.body.byteLength > 0 ? r.body : null,
-    signal: exchange.abort.signal,
-  });
+  return request;
 }
 
-async function settle(exchange: Exchange, pending: PromiseLike<unknown>): Promise<void> {
-  let value: unknown;
-  try {
-    value = await pending;
-  } catch (error) {
-    exchange.fail(error);
-    return;
-  }
-  if (value instanceof Response) respond(exchange, value);
-  else notAResponse(exchange, value);
+/** A handler's promise: settled with then() rather than an async function (one promise fewer).
+ *  Promise.resolve() returns a real promise as it is, and adopts any other thenable safely. */
+function settle(exchange: Exchange, pending: PromiseLike<unknown>): void {
+  Promise.resolve(pending).then(
+    (value) => {
+      if (value instanceof Response) respond(exchange, value);
+      else notAResponse(exchange, value);
+    },
+    (error: unknown) => exchange.fail(error),
+  );
 }
 
 function notAResponse(exchange: Exchange, value: unknown): void {
