@@ -15,12 +15,14 @@ export const INSTALL_TIMEOUT_MS = 180_000;
 
 export type InstallResult = { ok: true; installed: boolean } | { ok: false; reason: string };
 
-/** True when every dependency in package.json is installed at exactly its pinned version. */
+/** True when every dependency in package.json is installed at exactly its pinned version
+ *  ("npm:express@5.3.0" aliases included). */
 function installed(dir: string): boolean {
   const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
-  for (const [name, version] of Object.entries(manifest.dependencies)) {
+  for (const [name, spec] of Object.entries(manifest.dependencies)) {
     const path = join(dir, "node_modules", name, "package.json");
     if (!existsSync(path)) return false;
+    const version = spec.startsWith("npm:") ? spec.slice(spec.lastIndexOf("@") + 1) : spec;
     if ((JSON.parse(readFileSync(path, "utf8")) as { version: string }).version !== version) return false;
   }
   return true;
@@ -61,7 +63,8 @@ function npmErrorSummary(output: string): string {
   return (telling.length > 0 ? telling : lines.slice(-1)).join("; ");
 }
 
-/** Makes sure the fixture project's node_modules matches its package-lock.json. */
+/** Makes sure a fixture project's node_modules matches its package-lock.json (the frameworks'
+ *  by default; the Node-style apps' project uses it too). */
 export async function ensureFrameworks(dir = FRAMEWORKS_DIR): Promise<InstallResult> {
   if (installed(dir)) return { ok: true, installed: false };
   // Few, short retries: an unreachable registry should cost seconds, not npm's default minutes.
