@@ -87,6 +87,18 @@ async function upload(t: Tray, size: number, chunked: boolean): Promise<{ reply:
   return { reply: res?.status === 200 ? (JSON.parse(res.body.toString("utf8")) as HashReply) : null, status: res?.status ?? 0, sent, peak, sawTempFile, ms };
 }
 
+/** An upload past --inbuf-overflow: intact, received through a temp file within the RSS bound,
+ *  and the file gone (and closed) afterwards. */
+async function expectSpilledUpload(r: Awaited<ReturnType<typeof upload>>, size: number, pid: number): Promise<void> {
+  expect(r.status).toBe(200);
+  expect(r.reply!.length).toBe(size);
+  expect(r.reply!.sha256).toBe(r.sent);
+  expect(r.sawTempFile).toBe(true);
+  expect(r.peak).toBeLessThan(RSS_LIMIT);
+  expect(await waitFor(() => trayTempFiles(scratch, pid).length === 0, 3000)).toBe(true);
+  expect(await waitFor(() => openFilesUnder(pid, scratch.tmp).length === 0, 3000)).toBe(true);
+}
+
 describe("request bodies past --inbuf-overflow", () => {
   test(
     "a 200 MiB Content-Length upload reaches the app intact, via a temp file, with RSS under 150 MiB; the file is deleted",
@@ -95,13 +107,7 @@ describe("request bodies past --inbuf-overflow", () => {
       const pid = tray.proc.pid!;
       const r = await upload(tray, BIG, false);
       console.log(`200 MiB Content-Length upload: ${r.ms} ms, peak RSS ${mib(r.peak)}, app saw ${r.reply?.chunks} chunks (max ${r.reply?.maxChunk} B)`);
-      expect(r.status).toBe(200);
-      expect(r.reply!.length).toBe(BIG);
-      expect(r.reply!.sha256).toBe(r.sent);
-      expect(r.sawTempFile).toBe(true);
-      expect(r.peak).toBeLessThan(RSS_LIMIT);
-      expect(await waitFor(() => trayTempFiles(scratch, pid).length === 0, 3000)).toBe(true);
-      expect(await waitFor(() => openFilesUnder(pid, scratch.tmp).length === 0, 3000)).toBe(true);
+      await expectSpilledUpload(r, BIG, pid);
     },
     TEST_TIMEOUT_MS,
   );
@@ -113,13 +119,7 @@ describe("request bodies past --inbuf-overflow", () => {
       const pid = tray.proc.pid!;
       const r = await upload(tray, CHUNKED_UPLOAD, true);
       console.log(`50 MiB chunked upload: ${r.ms} ms, peak RSS ${mib(r.peak)}, app saw ${r.reply?.chunks} chunks (max ${r.reply?.maxChunk} B)`);
-      expect(r.status).toBe(200);
-      expect(r.reply!.length).toBe(CHUNKED_UPLOAD);
-      expect(r.reply!.sha256).toBe(r.sent);
-      expect(r.sawTempFile).toBe(true);
-      expect(r.peak).toBeLessThan(RSS_LIMIT);
-      expect(await waitFor(() => trayTempFiles(scratch, pid).length === 0, 3000)).toBe(true);
-      expect(await waitFor(() => openFilesUnder(pid, scratch.tmp).length === 0, 3000)).toBe(true);
+      await expectSpilledUpload(r, CHUNKED_UPLOAD, pid);
     },
     TEST_TIMEOUT_MS,
   );
