@@ -12,8 +12,11 @@
 // exit 2, before anything listens. Anything else escaping serve() is a bug in tray, said so.
 import { defineCommand, runCommand } from "citty";
 import packageJson from "../package.json" with { type: "json" };
-import { parseOptions, renderHelp, resolveListenerNames, UsageError } from "./options.ts";
-import type { Options } from "./options.ts";
+import { parseOptions } from "./options.ts";
+import { renderHelp } from "./options/help.ts";
+import { resolveListenerNames } from "./options/listen.ts";
+import type { Options } from "./options/types.ts";
+import { UsageError } from "./options/usage-error.ts";
 import { serve } from "./server/serve.ts";
 import { formatLogLine } from "./server/log.ts";
 

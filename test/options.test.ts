@@ -2,18 +2,14 @@
 // every class of bad value, $PORT, listen-address derivation and --url-prefix normalisation.
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import {
-  OPTION_TABLE,
-  PROXY_HEADER_NAMES,
-  UsageError,
-  defaultOptions,
-  normaliseUrlPrefix,
-  optionSynopsis,
-  parseOptions,
-  renderHelp,
-  resolveListenerNames,
-} from "../src/options.ts";
-import type { HostLookup, Options } from "../src/options.ts";
+import { parseOptions } from "../src/options.ts";
+import { optionSynopsis, renderHelp } from "../src/options/help.ts";
+import { resolveListenerNames } from "../src/options/listen.ts";
+import type { HostLookup } from "../src/options/listen.ts";
+import { OPTION_TABLE, defaultOptions } from "../src/options/table.ts";
+import type { Options } from "../src/options/types.ts";
+import { UsageError } from "../src/options/usage-error.ts";
+import { PROXY_HEADER_NAMES, normaliseUrlPrefix } from "../src/options/values.ts";
 
 const parse = (...argv: string[]) => parseOptions(argv, {});
 const parseApp = (...argv: string[]) => parseOptions(["app.ts", ...argv], {});

@@ -15,7 +15,7 @@ import type { ProtocolError } from "../http/errors.ts";
 import { CRLF, LAST_CHUNK, ResponseHeaderError, chunkHeader, serializeResponseHead } from "../http/response.ts";
 import type { Framing } from "../http/response.ts";
 import type { PoolRequest, ResponseSink, WorkerPool } from "../pool/pool.ts";
-import type { Options } from "../options.ts";
+import type { Options } from "../options/types.ts";
 import { RequestBody } from "./request-body.ts";
 import type { ReceivedBody } from "./request-body.ts";
 import { OutputBuffer } from "./output-buffer.ts";

@@ -4,7 +4,7 @@
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { chmodSync, lstatSync, rmSync } from "node:fs";
-import type { ListenAddress } from "../options.ts";
+import type { ListenAddress } from "../options/types.ts";
 
 export interface Listener {
   server: Server;

@@ -16,7 +16,7 @@ import { isIP } from "node:net";
 import type { RequestHead } from "../http/parser.ts";
 import { ProtocolError } from "../http/errors.ts";
 import { TCHAR, QDTEXT, QUOTED_PAIR_CHAR, isValidHost, trimOWS } from "../http/grammar.ts";
-import type { Options } from "../options.ts";
+import type { Options } from "../options/types.ts";
 import { buildUrl, directOrigin, fallbackHost } from "./request-origin.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
 

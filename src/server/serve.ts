@@ -6,7 +6,7 @@
 // between the pool's start and the listeners, and wound down at exit.
 
 import type { Socket } from "node:net";
-import type { Options } from "../options.ts";
+import type { Options } from "../options/types.ts";
 import type { AppSpec } from "../app/types.ts";
 import { WorkerPool } from "../pool/pool.ts";
 import { AppLoadError } from "../app/loader.ts";

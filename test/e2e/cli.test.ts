@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
-import { OPTION_TABLE, optionSynopsis } from "../../src/options.ts";
+import { optionSynopsis } from "../../src/options/help.ts";
+import { OPTION_TABLE } from "../../src/options/table.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 // TRAY_BIN lets a developer point the suite at another build; CI uses dist/tray.

@@ -9,7 +9,7 @@ import type { Peer, RequestOrigin } from "../../src/server/request-origin.ts";
 import type { RequestHead } from "../../src/http/parser.ts";
 import { ProtocolError } from "../../src/http/errors.ts";
 import { parseOptions } from "../../src/options.ts";
-import type { Options } from "../../src/options.ts";
+import type { Options } from "../../src/options/types.ts";
 
 const PROXY: Peer = { address: "10.0.0.5", port: 40001, family: "IPv4", transport: "tcp", localPort: 8080 };
 const STRANGER: Peer = { address: "203.0.113.9", port: 50002, family: "IPv4", transport: "tcp", localPort: 8080 };

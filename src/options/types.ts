@@ -1,0 +1,68 @@
+// The shape of parsed options (DESIGN.md §2): what parseOptions() returns and the server reads.
+// Strategy: plain data, no behaviour. Every field but `listeners` and `warnings` is set from one
+// OPTION_TABLE entry (table.ts); parseOptions() derives those two. Kept apart from the code so
+// the server layer can import the types without loading the option table.
+import type { AppInterface } from "../app/interfaces.ts";
+import type { AccessLogFormat } from "../server/access-log.ts";
+import type { LogFormat } from "../server/log.ts";
+
+export type ListenAddress =
+  | { kind: "tcp"; host: string; port: number } // host is an IP literal or name, "::" / "0.0.0.0" for wildcards
+  | { kind: "unix"; path: string };
+
+export interface Options {
+  app: string | null; // MODULE[:OBJECT], positional or --app
+  call: boolean;
+  /** Which interface the app is written for; "auto" tells from what MODULE:OBJECT names (src/app/detect.ts). */
+  interface: AppInterface;
+  host: string;
+  port: number;
+  listen: string[]; // raw --listen values
+  ipv4: boolean;
+  ipv6: boolean;
+  unixSocket: string | null;
+  unixSocketPerms: number; // mode bits, e.g. 0o600
+  /** Where to listen, derived once from host/port/listen/ipv4/ipv6/unixSocket (Waitress: a unix socket replaces TCP). */
+  listeners: ListenAddress[];
+  urlScheme: string;
+  urlPrefix: string; // normalised: "" or "/x" with no trailing slash
+  ident: string;
+  serverName: string;
+  trustedProxy: string | null;
+  trustedProxyCount: number;
+  trustedProxyHeaders: string[]; // lower-case names
+  logUntrustedProxyHeaders: boolean;
+  clearUntrustedProxyHeaders: boolean;
+  threads: number;
+  backlog: number;
+  recvBytes: number;
+  sendBytes: number;
+  outbufOverflow: number;
+  outbufHighWatermark: number;
+  inbufOverflow: number;
+  connectionLimit: number;
+  cleanupInterval: number; // seconds
+  channelTimeout: number; // seconds
+  channelRequestLookahead: number;
+  logSocketErrors: boolean;
+  maxRequestHeaderSize: number;
+  maxRequestBodySize: number;
+  exposeTracebacks: boolean;
+  asyncoreLoopTimeout: number; // accepted, no effect
+  asyncoreUsePoll: boolean; // accepted, no effect
+  /** Beyond Waitress: seconds SIGINT/SIGTERM waits for in-flight requests before exiting. */
+  shutdownTimeout: number;
+  /** Beyond Waitress: the access log's file, "-" for stderr, null for none (the default). */
+  accessLog: string | null;
+  accessLogFormat: AccessLogFormat;
+  /** Beyond Waitress: tray's own lines as plain text (Waitress's way) or one JSON object each. */
+  logFormat: LogFormat;
+  /** Beyond Waitress: restart the Workers when files under the app's directory change. */
+  reload: boolean;
+  /** --help was given: print renderHelp() and exit 0 (nothing else was validated). */
+  help: boolean;
+  /** --version was given: print the version and exit 0 (nothing else was validated). */
+  version: boolean;
+  /** Non-fatal notes for stderr (deprecated or implied settings), one line each, no "tray:" prefix. */
+  warnings: string[];
+}
