@@ -21,6 +21,7 @@ const request: PoolRequest = {
   body: null,
   bodyFile: null,
   bodyLength: 0,
+  releaseBody: null,
   remote: { hostname: "127.0.0.1", port: 50000, transport: "tcp" },
   family: "IPv4",
   scriptName: "",

@@ -143,7 +143,7 @@ describe("every option is parsed", () => {
 
   for (const [argv, key, expected] of CASES) {
     test(`${argv.join(" ")} sets ${key}`, () => {
-      expect(parseApp(...argv)[key]).toEqual(expected);
+      expect(parseApp(...argv)[key] as unknown).toEqual(expected);
     });
   }
 

@@ -12,6 +12,7 @@
 // stream (SSE) gets its head and first chunk out at the end of the turn that produced them.
 // A HEAD request's response never carries body bytes: its bodyLength is the app's Content-Length
 // or the length of a body that ended within the turn, else unknown, and a longer body is cancelled.
+import { openBodyFile, type BodyFile } from "./body-file.ts";
 import { BODY_APP_ERROR, STATUS_APP_ERROR } from "./limits.ts";
 import { OP_DATA, OP_END, OP_ERROR, OP_HEAD, OP_RESPONSE, type Outbox } from "./protocol.ts";
 
@@ -63,6 +64,8 @@ export class Exchange {
   readonly isHead: boolean;
   source: BodySource | null = null;
   cancelled = false;
+  /** The request body's temp file, once the app asked for the body (see body-file.ts). */
+  private bodyFile: BodyFile | null = null;
   /** Body bytes sent and not yet acknowledged. */
   unacked = 0;
   private state = IDLE;
@@ -258,6 +261,7 @@ export class Exchange {
     this.cancelled = true;
     this.first = null;
     this.state = DONE;
+    this.releaseBodyFile();
     this.abort.abort();
     this.cancelSource(undefined);
     this.wake();
@@ -282,7 +286,21 @@ export class Exchange {
     if (resume !== null) resume();
   }
 
+  /** The request body kept in a temp file, as a stream that works until this exchange ends. */
+  bodyFileStream(): ReadableStream<Uint8Array> {
+    const r = this.request;
+    this.bodyFile = openBodyFile(r.bodyFile!, r.bodyLength);
+    return this.bodyFile.stream;
+  }
+
+  /** Before the server can hear that this exchange ended: it may reuse the body's file at once. */
+  private releaseBodyFile(): void {
+    this.bodyFile?.release();
+    this.bodyFile = null;
+  }
+
   private finish(): void {
+    this.releaseBodyFile();
     this.state = DONE;
     this.wake();
     this.host.scheduleFlush();

@@ -3,7 +3,6 @@
 // Exchange — reading the body stream only while the main thread keeps up (flow control).
 // Node-style (req, res) apps would get a sibling of this file driving the same Exchange.
 import type { FetchHandler, RemoteAddr, RequestIP, ServeInfo } from "../app/types.ts";
-import { bodyFileStream } from "./body-file.ts";
 import { hasMemoryBody } from "./fetch-globals.ts";
 import type { Exchange } from "./exchange.ts";
 import { BODY_METHOD_UNSUPPORTED, DATA_PIECE_MAX, STATUS_METHOD_UNSUPPORTED } from "./limits.ts";
@@ -69,7 +68,7 @@ function buildRequest(exchange: Exchange): Request {
   // just a signal is built in about half the time of one with method, headers and body: null.
   let request: Request;
   if (r.bodyFile !== null) {
-    request = new Request(r.url, { method: r.method, body: bodyFileStream(r.bodyFile), signal, duplex: "half" } as RequestInit);
+    request = new Request(r.url, { method: r.method, body: exchange.bodyFileStream(), signal, duplex: "half" } as RequestInit);
   } else if (r.body !== null && r.body.byteLength > 0) {
     request = new Request(r.url, { method: r.method, body: r.body, signal });
   } else if (r.method === "GET") {

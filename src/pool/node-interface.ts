@@ -22,7 +22,6 @@
 import { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { NodeListener } from "../app/detect.ts";
-import { bodyFileStream } from "./body-file.ts";
 import { describeError, type Exchange } from "./exchange.ts";
 import { ExchangeSocket } from "./node-socket.ts";
 import { OP_LOG } from "./protocol.ts";
@@ -111,7 +110,7 @@ function feedBody(req: IncomingMessage, exchange: Exchange): () => void {
     return () => {};
   }
   // Past --inbuf-overflow: read from the file only as the app pulls, a bounded piece at a time.
-  const reader = bodyFileStream(r.bodyFile).getReader();
+  const reader = exchange.bodyFileStream().getReader();
   let stopped = false;
   // Bun's IncomingMessage starts with readingMore set (its own _read clears it), which would stop
   // Readable from asking this _read for more after the first chunk.

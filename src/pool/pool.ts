@@ -61,9 +61,12 @@ export interface PoolRequest {
   headers: string[]; // flat [name, value, name, value...], latin-1, original case and order
   /** The whole body in memory (ownership passes to the pool: it may be transferred), or null. */
   body: Uint8Array | null;
-  /** Or: a temp file holding the whole body (past --inbuf-overflow); the server deletes it after the response ends. */
+  /** Or: a temp file holding the whole body (past --inbuf-overflow), bodyLength bytes from its start. */
   bodyFile: string | null;
   bodyLength: number;
+  /** Gives bodyFile back to the server once the request is over; reusable: the Worker said it is
+   *  done with the request (it closes the file first), so the file may take another body. */
+  releaseBody: ((reusable: boolean) => void) | null;
   remote: RemoteAddr;
   family: "IPv4" | "IPv6" | "";
   scriptName: string;
@@ -86,6 +89,7 @@ class Entry {
   constructor(
     readonly sink: ResponseSink,
     readonly requestLine: string,
+    readonly releaseBody: ((reusable: boolean) => void) | null,
   ) {}
 }
 
@@ -168,10 +172,11 @@ export class WorkerPool {
     const slot = this.pick();
     const id = ++this.sequence * this.slots.length + slot.index;
     if (this.closing) {
+      request.releaseBody?.(false);
       queueMicrotask(() => sink.error(STATUS_UNAVAILABLE, BODY_UNAVAILABLE));
       return id;
     }
-    slot.entries.set(id, new Entry(sink, request.requestLine));
+    slot.entries.set(id, new Entry(sink, request.requestLine, request.releaseBody));
     slot.inFlight++;
     this.total++;
     const out = slot.outbox;
@@ -199,8 +204,12 @@ export class WorkerPool {
   /** The client went away: cancel the app's body stream and abort request.signal. */
   cancel(id: number): void {
     const slot = this.owner(id);
-    if (slot === null || !slot.entries.delete(id)) return;
+    const entry = slot?.entries.get(id);
+    if (slot === null || entry === undefined) return;
+    slot.entries.delete(id);
     this.settled(slot);
+    // The Worker may still be reading the body's file until it sees the cancel: never reuse it.
+    entry.releaseBody?.(false);
     slot.outbox.fields.push(OP_CANCEL, id);
     this.scheduleFlush();
   }
@@ -475,13 +484,15 @@ export class WorkerPool {
     }
   }
 
-  /** Removes a finished request, keeping the counts right before the sink hears of it (a sink
-   *  may dispatch the connection's next request from inside end()). */
+  /** Removes a request the Worker has finished (its last op arrived), keeping the counts right
+   *  before the sink hears of it (a sink may dispatch the connection's next request from inside
+   *  end()). The Worker closed the body's file before that op: the file may be reused. */
   private take(slot: Slot, id: number): Entry | null {
     const entry = slot.entries.get(id);
     if (entry === undefined) return null;
     slot.entries.delete(id);
     this.settled(slot);
+    entry.releaseBody?.(true);
     return entry;
   }
 
@@ -571,6 +582,7 @@ export class WorkerPool {
       if (!which(id)) continue;
       slot.entries.delete(id);
       this.settled(slot);
+      entry.releaseBody?.(false);
       count++;
       try {
         entry.sink.error(status, body);

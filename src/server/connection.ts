@@ -16,6 +16,7 @@ import { CRLF, LAST_CHUNK, ResponseHeaderError, chunkHeader, serializeResponseHe
 import type { Framing } from "../http/response.ts";
 import type { PoolRequest, ResponseSink, WorkerPool } from "../pool/pool.ts";
 import type { Options } from "../options/types.ts";
+import type { BodyFiles } from "./body-files.ts";
 import { RequestBody } from "./request-body.ts";
 import type { ReceivedBody } from "./request-body.ts";
 import { OutputBuffer } from "./output-buffer.ts";
@@ -23,7 +24,6 @@ import { errorBody, errorResponse } from "./error-response.ts";
 import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
-import { rmSync } from "node:fs";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
@@ -48,6 +48,8 @@ export interface ConnectionContext {
   onClose: (connection: Connection) => void;
   /** --access-log: told of every exchange as it finishes; null (the default) costs nothing. */
   accessLog: AccessLogHook | null;
+  /** Temp files for request bodies past --inbuf-overflow, reused between requests. */
+  bodyFiles: BodyFiles;
 }
 
 interface Exchange {
@@ -160,7 +162,7 @@ export class Connection {
     const hasBody = head.chunked || (head.contentLength !== null && head.contentLength > 0);
     const ex: Exchange = {
       head,
-      body: hasBody ? new RequestBody(this.ctx.options.inbufOverflow) : null,
+      body: hasBody ? new RequestBody(this.ctx.options.inbufOverflow, this.ctx.bodyFiles) : null,
       received: null,
       id: -1,
       out: new OutputBuffer(this.ctx.options.outbufOverflow),
@@ -187,7 +189,7 @@ export class Connection {
     const ex = this.receiving!;
     this.receiving = null;
     ex.continueSent = true; // the body is here: no 100 needed any more
-    ex.received = ex.body === null ? { body: null, bodyFile: null, length: 0 } : ex.body.finish();
+    ex.received = ex.body === null ? { body: null, file: null, length: 0 } : ex.body.finish();
     ex.body = null;
     this.dispatchReady();
   }
@@ -256,19 +258,22 @@ export class Connection {
       return;
     }
     const received = ex.received!;
+    const file = received.file;
     const request: PoolRequest = {
       method: ex.head.method,
       url: origin.url,
       headers: origin.headers,
       body: received.body,
-      bodyFile: received.bodyFile,
+      bodyFile: file === null ? null : file.path,
       bodyLength: received.length,
+      releaseBody: file === null ? null : (reusable) => this.ctx.bodyFiles.release(file, reusable),
       remote: origin.remote,
       family: origin.family,
       scriptName: this.ctx.options.urlPrefix,
       requestLine: ex.requestLine,
     };
     received.body = null;
+    received.file = null; // the pool gives it back
     ex.client = origin.remote.hostname; // the proxy's client when trusted
     this.running++;
     ex.id = this.ctx.pool.dispatch(request, this.sinkFor(ex));
@@ -490,11 +495,12 @@ export class Connection {
     });
   }
 
+  /** A body file the pool never took (the request was not dispatched) is deleted. */
   private deleteBodyFile(ex: Exchange): void {
-    const file = ex.received?.bodyFile;
+    const file = ex.received?.file;
     if (file) {
-      rmSync(file, { force: true });
-      ex.received!.bodyFile = null;
+      this.ctx.bodyFiles.release(file, false);
+      ex.received!.file = null;
     }
   }
 

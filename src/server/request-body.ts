@@ -1,11 +1,13 @@
 // A request body being received: kept in memory up to --inbuf-overflow, then in a temp file
 // (DESIGN.md §3: never all in memory). The whole body is received before dispatch.
 
-import { SpillFile } from "./spill-file.ts";
+import type { BodyFiles } from "./body-files.ts";
+import type { SpillFile } from "./spill-file.ts";
 
 export interface ReceivedBody {
   body: Uint8Array | null;
-  bodyFile: string | null;
+  /** The temp file holding the body (past --inbuf-overflow): its holder gives it back to BodyFiles. */
+  file: SpillFile | null;
   length: number;
 }
 
@@ -15,12 +17,15 @@ export class RequestBody {
   private file: SpillFile | null = null;
   length = 0;
 
-  constructor(private readonly overflow: number) {}
+  constructor(
+    private readonly overflow: number,
+    private readonly files: BodyFiles,
+  ) {}
 
   append(data: Uint8Array): void {
     this.length += data.byteLength;
     if (this.file === null && this.memory + data.byteLength > this.overflow) {
-      this.file = new SpillFile("body", false);
+      this.file = this.files.acquire();
       for (const c of this.chunks) this.file.write(c);
       this.chunks = [];
       this.memory = 0;
@@ -33,13 +38,12 @@ export class RequestBody {
     }
   }
 
-  /** The received body: one fresh buffer the pool may transfer, or the temp file's path. */
+  /** The received body: one fresh buffer the pool may transfer, or the temp file. */
   finish(): ReceivedBody {
-    if (this.file !== null) {
-      this.file.close(false);
-      return { body: null, bodyFile: this.file.path, length: this.length };
-    }
-    if (this.length === 0) return { body: null, bodyFile: null, length: 0 };
+    const file = this.file;
+    this.file = null;
+    if (file !== null) return { body: null, file, length: this.length };
+    if (this.length === 0) return { body: null, file: null, length: 0 };
     const body = new Uint8Array(this.length);
     let off = 0;
     for (const c of this.chunks) {
@@ -47,13 +51,13 @@ export class RequestBody {
       off += c.byteLength;
     }
     this.chunks = [];
-    return { body, bodyFile: null, length: this.length };
+    return { body, file: null, length: this.length };
   }
 
   /** Drops whatever was received (the client went away mid-body). */
   discard(): void {
     this.chunks = [];
-    this.file?.close(true);
+    if (this.file !== null) this.files.release(this.file, false);
     this.file = null;
   }
 }

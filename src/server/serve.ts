@@ -11,6 +11,7 @@ import type { AppSpec } from "../app/types.ts";
 import { WorkerPool } from "../pool/pool.ts";
 import { AppLoadError } from "../app/loader.ts";
 import { parseAppSpec } from "../app/loader.ts";
+import { BodyFiles } from "./body-files.ts";
 import { Connection } from "./connection.ts";
 import type { ConnectionContext } from "./connection.ts";
 import { ListenError, closeListeners, openListeners } from "./listeners.ts";
@@ -65,8 +66,10 @@ export async function serve(options: Options): Promise<number> {
   const waiting: Array<[Socket, Listener]> = [];
   let stopping = false;
 
+  const bodyFiles = new BodyFiles();
   const ctx: ConnectionContext = {
     options,
+    bodyFiles,
     pool,
     log,
     origin: (head, peer) => proxyOrigin(head, peer, options, log),
@@ -143,6 +146,7 @@ export async function serve(options: Options): Promise<number> {
     clearInterval(sweep);
     watcher?.close();
     await pool.close(0);
+    bodyFiles.closeAll();
     await accessLog?.close();
     resolveExit(0);
   }
@@ -150,6 +154,7 @@ export async function serve(options: Options): Promise<number> {
   function stop(signal: string): void {
     if (stopping) {
       log(`Received ${signal} again, exiting now`);
+      bodyFiles.closeAll();
       resolveExit(0);
       return;
     }

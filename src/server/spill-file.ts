@@ -47,6 +47,12 @@ export class SpillFile {
     this.writePos += bytes.byteLength;
   }
 
+  /** Empties the FIFO to be filled again from the start; the bytes on disk stay until overwritten. */
+  rewind(): void {
+    this.writePos = 0;
+    this.readPos = 0;
+  }
+
   /** Reads up to max bytes from the front of the FIFO, or null when empty. */
   read(max: number): Uint8Array | null {
     const n = Math.min(max, this.size);

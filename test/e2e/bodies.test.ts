@@ -7,6 +7,9 @@
 // Each test starts its own tray so one test's memory high-water mark cannot hide another's.
 
 import { afterEach, beforeEach, describe, setDefaultTimeout, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BODY_FILE_POOL_MAX } from "../../src/server/body-files.ts";
 import { rawConnect } from "./harness.ts";
 import type { Tray } from "./harness.ts";
 import { MiB, RawClient, StreamedResponse, makeScratch, marker, mib, openFilesUnder, patternSha256, sampleRss, sendPatternBody, sha256, startFaultTray, trayTempFiles, waitFor } from "./fault-helpers.ts";
@@ -120,6 +123,46 @@ describe("request bodies past --inbuf-overflow", () => {
       const r = await upload(tray, CHUNKED_UPLOAD, true);
       console.log(`50 MiB chunked upload: ${r.ms} ms, peak RSS ${mib(r.peak)}, app saw ${r.reply?.chunks} chunks (max ${r.reply?.maxChunk} B)`);
       await expectSpilledUpload(r, CHUNKED_UPLOAD, pid);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "body temp files are reused: a shorter body in a longer file arrives alone, a late read of a finished request's body fails, idle files are bounded and deleted at exit",
+    async () => {
+      tray = await startFaultTray(["--threads=1", "--inbuf-overflow=65536"], scratch);
+      const pid = tray.proc.pid!;
+      const post = async (path: string, size: number, fill: number) => {
+        const res = await fetch(`${tray!.url}${path}`, { method: "POST", body: new Uint8Array(size).fill(fill) });
+        return { status: res.status, text: await res.text() };
+      };
+      const hashOf = (size: number, fill: number) => sha256().update(new Uint8Array(size).fill(fill)).digest("hex");
+      // 1: a 3 MiB body, then a 1 MiB one in the same (reused) file: the app sees 1 MiB, not 3.
+      for (const [size, fill] of [[3 * MiB, 0x61], [1 * MiB, 0x62]]) {
+        const r = await post("/hash", size, fill);
+        const reply = JSON.parse(r.text) as HashReply;
+        expect(reply.length).toBe(size);
+        expect(reply.sha256).toBe(hashOf(size, fill));
+      }
+      const idle = trayTempFiles(scratch, pid);
+      expect(idle.length).toBe(1);
+      // 2: the app answers before reading its body; the next upload takes that file meanwhile.
+      expect((await post("/late-read?id=a&ms=400", 1 * MiB, 0x63)).text).toBe("accepted");
+      const next = JSON.parse((await post("/hash", 1 * MiB, 0x64)).text) as HashReply;
+      expect(next.sha256).toBe(hashOf(1 * MiB, 0x64));
+      const late = await waitFor(() => {
+        try {
+          return readFileSync(join(scratch.state, "late-a"), "utf8");
+        } catch {
+          return "";
+        }
+      }, 5000);
+      expect(late).toStartWith("failed: the request body can no longer be read");
+      // 3: at most the pool's bound of idle files, all deleted when the server stops.
+      expect(trayTempFiles(scratch, pid).length).toBeLessThanOrEqual(BODY_FILE_POOL_MAX);
+      expect(await tray.stop()).toBe(0);
+      tray = null;
+      expect(trayTempFiles(scratch, pid)).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );

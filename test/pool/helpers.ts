@@ -44,6 +44,7 @@ export function poolRequest(target: string, extra: Partial<PoolRequest> = {}): P
     body: null,
     bodyFile: null,
     bodyLength: extra.body?.byteLength ?? 0,
+    releaseBody: null,
     remote: { hostname: "192.0.2.7", port: 40123, transport: "tcp" },
     family: "IPv4",
     scriptName: "",

@@ -1,9 +1,11 @@
 // The two buffers that spill to a temp file (Waitress's OverflowableBuffer): request bodies past
 // --inbuf-overflow and pending response output past --outbuf-overflow.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { OutputBuffer } from "../../src/server/output-buffer.ts";
+import { BODY_FILE_POOL_MAX, BODY_FILE_REUSE_MAX, BodyFiles } from "../../src/server/body-files.ts";
 import { RequestBody } from "../../src/server/request-body.ts";
+import type { SpillFile } from "../../src/server/spill-file.ts";
 
 function bytes(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -58,36 +60,86 @@ describe("OutputBuffer", () => {
 
 describe("RequestBody", () => {
   test("a body under --inbuf-overflow stays in memory and comes out as one buffer", () => {
-    const body = new RequestBody(1024);
+    const body = new RequestBody(1024, new BodyFiles());
     body.append(bytes(300, 1));
     body.append(bytes(300, 2));
     const r = body.finish();
-    expect(r.bodyFile).toBeNull();
+    expect(r.file).toBeNull();
     expect(r.length).toBe(600);
     expect(Buffer.compare(Buffer.from(r.body!), Buffer.concat([bytes(300, 1), bytes(300, 2)]))).toBe(0);
   });
 
   test("a body past --inbuf-overflow is written to a temp file, whole and in order", () => {
-    const body = new RequestBody(1000);
+    const files = new BodyFiles();
+    const body = new RequestBody(1000, files);
     const chunks = Array.from({ length: 20 }, (_, i) => bytes(256, i));
     for (const c of chunks) body.append(c);
     const r = body.finish();
     try {
       expect(r.body).toBeNull();
       expect(r.length).toBe(20 * 256);
-      expect(existsSync(r.bodyFile!)).toBe(true);
-      expect(Buffer.compare(readFileSync(r.bodyFile!), Buffer.concat(chunks))).toBe(0);
+      expect(existsSync(r.file!.path)).toBe(true);
+      expect(Buffer.compare(readFileSync(r.file!.path), Buffer.concat(chunks))).toBe(0);
     } finally {
-      rmSync(r.bodyFile!, { force: true });
+      files.release(r.file!, false);
     }
+    expect(existsSync(r.file!.path)).toBe(false);
   });
 
   test("discard() removes a spilled body's temp file", () => {
-    const body = new RequestBody(10);
+    const body = new RequestBody(10, new BodyFiles());
     body.append(bytes(100, 1));
     const path = (body as unknown as { file: { path: string } }).file.path;
     expect(existsSync(path)).toBe(true);
     body.discard();
     expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe("BodyFiles", () => {
+  function spill(files: BodyFiles, size: number, seed: number): SpillFile {
+    const body = new RequestBody(10, files);
+    body.append(bytes(size, seed));
+    return body.finish().file!;
+  }
+
+  test("a file released as reusable takes the next body, written over from its start", () => {
+    const files = new BodyFiles();
+    const first = spill(files, 3000, 1);
+    files.release(first, true);
+    expect(existsSync(first.path)).toBe(true);
+    const second = spill(files, 1000, 2);
+    try {
+      expect(second).toBe(first);
+      expect(second.written).toBe(1000);
+      // The file is longer than the second body: readers must stop at its length (pool/body-file.ts).
+      expect(Buffer.compare(readFileSync(second.path).subarray(0, 1000), Buffer.from(bytes(1000, 2)))).toBe(0);
+    } finally {
+      files.release(second, false);
+    }
+    expect(existsSync(first.path)).toBe(false);
+  });
+
+  test("a file released as not reusable (a Worker may still read it) is deleted, never handed out again", () => {
+    const files = new BodyFiles();
+    const first = spill(files, 100, 1);
+    files.release(first, false);
+    expect(existsSync(first.path)).toBe(false);
+    const second = spill(files, 100, 2);
+    expect(second).not.toBe(first);
+    files.release(second, false);
+  });
+
+  test("idle files are bounded in size and count, and closeAll() deletes them", () => {
+    const files = new BodyFiles();
+    const big = spill(files, BODY_FILE_REUSE_MAX + 1, 1);
+    files.release(big, true);
+    expect(existsSync(big.path)).toBe(false);
+    const many = Array.from({ length: BODY_FILE_POOL_MAX + 3 }, (_, i) => spill(files, 100, i));
+    for (const f of many) files.release(f, true);
+    const kept = many.filter((f) => existsSync(f.path));
+    expect(kept.length).toBe(BODY_FILE_POOL_MAX);
+    files.closeAll();
+    expect(many.filter((f) => existsSync(f.path)).length).toBe(0);
   });
 });
