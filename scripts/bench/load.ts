@@ -41,7 +41,7 @@ export async function measureLoad(
       pinCpu,
       tmpDir,
     };
-    await runWrk({ ...run, seconds: profile.warmupSeconds });
+    await runWrk({ ...run, scriptArgs: workload.warmupScriptArgs ?? run.scriptArgs, seconds: profile.warmupSeconds });
     const cpuBefore = treeCpuSeconds(server.pid);
     const machineBefore = machineCpu();
     const wrk = await runWrk({ ...run, seconds: profile.durationSeconds });

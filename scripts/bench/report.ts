@@ -90,13 +90,13 @@ export function renderReport(facts: RunFacts, servers: ServerSpec[], workloads: 
 
   out.push("## Method", "");
   out.push(
-    `- Load: ${facts.wrkVersion}, \`-t${WRK_THREADS}\`, ${facts.pinCpu === null ? "not pinned" : `pinned with \`taskset -c ${facts.pinCpu}\` (servers are not pinned, so a one-thread server runs beside wrk on the other core and tray's threads share both)`}; a ${p.warmupSeconds} s warm-up run (discarded), then a ${p.durationSeconds} s measured run, per server and workload, each server freshly started for each workload.`,
+    `- Load: ${facts.wrkVersion}, \`-t${WRK_THREADS}\`, ${facts.pinCpu === null ? "not pinned" : `pinned with \`taskset -c ${facts.pinCpu}\` (servers are not pinned, so a one-thread server runs beside wrk on the other core and tray's threads share both)`}; a ${p.warmupSeconds} s warm-up run (discarded; for the fixed-rate workload an unthrottled one, so every JIT has settled), then a ${p.durationSeconds} s measured run, per server and workload, each server freshly started for each workload.`,
     `- req/s and latency are wrk's (a request is timed from its write to its response's last byte; p50/p99 from wrk's histogram). Peak RSS is the highest sum of VmRSS over the server's process tree, sampled every 100 ms from its start to the end of the measured run. CPU % is the tree's user+system time over the measured run (200 % = both cores); wrk CPU % is wrk's own; softirq % is the kernel's packet processing (loopback TCP for both ends, charged to no process); other CPU % is what other processes and the hypervisor took meanwhile (the bench process's sampling and any other load: high values mean a noisy row). ${p.noiseRetries > 0 ? `A row with other CPU above ${Math.round(NOISE_OTHER_CPU_LIMIT * 100)} % was measured again (up to ${p.noiseRetries} more times) and the quietest attempt kept; its server name is marked with the number of attempts, e.g. (×2).` : "Noisy rows are not re-measured in this profile."}`,
     "- Every server runs the same routes: scripts/bench/apps/handlers.mjs (fetch-app.mjs for tray, Bun.serve and deno; node-http.mjs for Node and Bun's node:http) and apps/wsgi_app.py for Waitress.",
   );
   if (servers.some((s) => s.name === "bun-net")) {
     out.push(
-      "- **Bun node:net, canned reply (ceiling)** is not an HTTP server: apps/net-ceiling.mjs answers each request head with one fixed response, no parsing, no app, no Workers. It shows how fast tray's transport (node:net in Bun) goes on this machine; it runs hello and pipelined only.",
+      "- **Bun node:net, canned reply (ceiling)** is not an HTTP server: apps/net-ceiling.mjs answers each request head with one fixed response, no parsing, no app, no Workers. It shows how fast tray's transport (node:net in Bun) goes on this machine; it runs hello, pipelined and the new-connections workload (where its CPU per connection is what node:net alone costs).",
     );
   }
   for (const w of workloads) out.push(`- **${w.title}** (\`${w.name}\`): ${w.method}.`);

@@ -179,7 +179,7 @@ export const SERVERS: ServerSpec[] = [
     name: "bun-net",
     label: "Bun node:net, canned reply (ceiling)",
     family: "bun",
-    onlyWorkloads: ["hello", "pipelined"],
+    onlyWorkloads: ["hello", "pipelined", "close"],
     prepare: async (ctx) => {
       const version = await output([bunPath(ctx), "--version"]);
       if (version === null) return "node_modules/.bin/bun does not run (npm install?)";
