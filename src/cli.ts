@@ -3,10 +3,10 @@
 // Strategy: citty holds the command's identity (name, version, description) and runs it, but
 // argv is parsed by parseOptions() from src/options.ts, whose OPTION_TABLE (src/options/table.ts)
 // is the one source of names, help and validation. citty is not given the options because it
-// fights Waitress's command line: its parser (node:util parseArgs with strict: false) accepts unknown options
-// silently, keeps only the last of a repeated option (--listen), turns any --no-X into X=false
-// even for options that are not booleans, exits 1 (not 2) on usage errors after printing its own
-// usage, and renders its own --help. So citty runs the command, and the table does the rest.
+// fights Waitress's command line: its parser (node:util parseArgs with strict: false) accepts
+// unknown options silently, keeps only the last of a repeated option (--listen), turns any --no-X
+// into X=false even for options that are not booleans, exits 1 (not 2) on usage errors after
+// printing its own usage, and renders its own --help. So citty runs the command, and the table does the rest.
 //
 // Every problem the user can cause on the command line is a UsageError: one line on stderr,
 // exit 2, before anything listens. Anything else escaping serve() is a bug in tray, said so.
