@@ -4,7 +4,8 @@
 // same rules through dist/tray and a real nginx.
 
 import { describe, expect, test } from "bun:test";
-import { proxyHeaderBit, proxyOrigin } from "../../src/server/proxy-headers.ts";
+import { proxyOrigin } from "../../src/server/proxy-headers.ts";
+import { proxyHeaderBit } from "../../src/server/proxy-header-names.ts";
 import type { Peer, RequestOrigin } from "../../src/server/request-origin.ts";
 import type { RequestHead } from "../../src/http/parser.ts";
 import { ProtocolError } from "../../src/http/errors.ts";

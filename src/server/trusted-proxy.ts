@@ -1,0 +1,52 @@
+// Which peers and which proxy headers are believed: the peer against --trusted-proxy (Waitress 3's
+// rule: '*' = any peer; 'localhost' = a unix-socket peer, Waitress's REMOTE_ADDR for those; else
+// the peer's address), and --trusted-proxy-headers as header bits (proxy-header-names.ts).
+// Strategy: nothing is derived twice. The header bits are computed once per Options object; the
+// peer's canonical address (IPv4-mapped IPv6 unwrapped, IPv6 in the URL-canonical spelling that
+// --trusted-proxy is stored in) once per Peer (one per connection), and only when the address as
+// reported is IPv6 (has a colon) and does not already match.
+
+import { isIP } from "node:net";
+import type { Options } from "../options/types.ts";
+import { BIT_OF_NAME } from "./proxy-header-names.ts";
+import type { Peer } from "./request-origin.ts";
+
+// --- which peers are believed ----------------------------------------------------------------
+
+/** The trusted header bits per Options object (computed once; options never change while serving). */
+const trustedBitsCache = new WeakMap<Options, number>();
+
+export function trustedBitsOf(options: Options): number {
+  let bits = trustedBitsCache.get(options);
+  if (bits === undefined) {
+    bits = 0;
+    for (const name of options.trustedProxyHeaders) bits |= BIT_OF_NAME[name] ?? 0;
+    trustedBitsCache.set(options, bits);
+  }
+  return bits;
+}
+
+/** Peers whose address string differs from --trusted-proxy only in spelling (IPv4-mapped, IPv6 case). */
+const canonicalCache = new WeakMap<Peer, string>();
+
+function canonicalAddress(peer: Peer): string {
+  let c = canonicalCache.get(peer);
+  if (c === undefined) {
+    const a = peer.address;
+    // A dual-stack listener reports an IPv4 client as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2).
+    if (a.toLowerCase().startsWith("::ffff:") && isIP(a.slice(7)) === 4) c = a.slice(7);
+    else if (isIP(a) === 6) c = new URL(`http://[${a}]/`).hostname.slice(1, -1);
+    else c = a;
+    canonicalCache.set(peer, c);
+  }
+  return c;
+}
+
+/** Waitress: `trusted_proxy == "*" or REMOTE_ADDR == trusted_proxy`; REMOTE_ADDR is "localhost" for unix sockets. */
+export function isTrustedPeer(peer: Peer, trustedProxy: string | null): boolean {
+  if (trustedProxy === null) return false;
+  if (trustedProxy === "*") return true;
+  if (peer.transport === "unix") return trustedProxy === "localhost";
+  if (peer.address === trustedProxy) return true;
+  return peer.address.includes(":") && canonicalAddress(peer) === trustedProxy;
+}
