@@ -6,7 +6,8 @@
 // It measures the cross-thread protocol and the Worker's request/response path, which bound what
 // the server can reach; compare runs before and after a change to src/pool.
 import { readFileSync, readdirSync } from "node:fs";
-import { WorkerPool, type PoolRequest, type ResponseSink } from "../src/pool/pool.ts";
+import { WorkerPool } from "../src/pool/pool.ts";
+import type { PoolRequest, ResponseSink } from "../src/pool/types.ts";
 
 const N = Number(process.argv[2] ?? 200_000);
 const WINDOW = Number(process.argv[3] ?? 512);

@@ -10,9 +10,12 @@
 // reload() (--reload) starts a fresh Worker per slot and, once all have loaded the app, swaps
 // them in; each old slot is "retired": it keeps its Worker and its requests, gets no new ones,
 // and stops when the last one settles (ack/cancel find it by id among the retired slots).
+// reload() and retire() stay in this file: they swap slots inside the pool's own slot list, and
+// the retired set they keep is read on the hot path (flush, ack/cancel, settling a request).
+//
+// Beside this file: slot.ts (Slot, Entry, a Worker's states), types.ts (PoolOptions, PoolRequest,
+// ResponseSink: what the server hands in and hears back).
 import { AppLoadError } from "../app/loader.ts";
-import type { AppInterface } from "../app/interfaces.ts";
-import type { AppSpec, RemoteAddr } from "../app/types.ts";
 import {
   BODY_APP_ERROR,
   BODY_UNAVAILABLE,
@@ -41,81 +44,9 @@ import {
   messageFields,
   type Message,
 } from "./protocol.ts";
+import { DEAD, Entry, READY, STARTING, Slot, errorEventReason } from "./slot.ts";
+import type { PoolOptions, PoolRequest, ResponseSink } from "./types.ts";
 import { workerURL } from "./worker-url.ts";
-
-export interface PoolOptions {
-  threads: number;
-  app: AppSpec;
-  exposeTracebacks: boolean;
-  /** --outbuf-high-watermark: unacknowledged response bytes of one request above which the
-   *  Worker stops reading the app's body stream until ack() brings it back below. */
-  highWatermark: number;
-  log: (line: string) => void;
-  /** --interface: how the Workers call the app (default "auto", which also detects fetch apps). */
-  appInterface?: AppInterface;
-}
-
-export interface PoolRequest {
-  method: string;
-  url: string; // absolute, built by the server (scheme, host, path with url_prefix stripped)
-  headers: string[]; // flat [name, value, name, value...], latin-1, original case and order
-  /** The whole body in memory (ownership passes to the pool: it may be transferred), or null. */
-  body: Uint8Array | null;
-  /** Or: a temp file holding the whole body (past --inbuf-overflow), bodyLength bytes from its start. */
-  bodyFile: string | null;
-  bodyLength: number;
-  /** Gives bodyFile back to the server once the request is over; reusable: the Worker said it is
-   *  done with the request (it closes the file first), so the file may take another body. */
-  releaseBody: ((reusable: boolean) => void) | null;
-  remote: RemoteAddr;
-  family: "IPv4" | "IPv6" | "";
-  scriptName: string;
-  requestLine: string; // "GET /x HTTP/1.1", for log lines
-}
-
-export interface ResponseSink {
-  /** The app's status and headers (flat, set-cookie kept separate); bodyLength when known, else null. */
-  head(status: number, statusText: string, headers: string[], bodyLength: number | null): void;
-  /** A chunk of body; the sink owns it. */
-  data(chunk: Uint8Array): void;
-  end(): void;
-  /** The request failed (app threw, Worker died). Before head(): the server answers status+body;
-   *  after head(): the server closes the connection. */
-  error(status: number, body: string): void;
-}
-
-/** A dispatched request the main thread still waits on. */
-class Entry {
-  constructor(
-    readonly sink: ResponseSink,
-    readonly requestLine: string,
-    readonly releaseBody: ((reusable: boolean) => void) | null,
-  ) {}
-}
-
-const STARTING = 0; // spawned, loading the app
-const READY = 1;
-const DEAD = 2; // no Worker: died, or failed to load and waiting to retry
-
-class Slot {
-  worker: Worker | null = null;
-  state = DEAD;
-  inFlight = 0;
-  readonly entries = new Map<number, Entry>();
-  outbox = new Outbox();
-  /** Highest request id already posted to the current Worker; later ones are still queued. */
-  posted = -1;
-  /** Why the Worker is dying, when it said so (OP_FATAL) before its close event. */
-  fatalReason: string | null = null;
-  retryTimer: ReturnType<typeof setTimeout> | null = null;
-  /** start() waiting for this slot's first load. */
-  onLoad: ((failure: string | null) => void) | null = null;
-  /** Replaced by reload(): finishing its requests, then stopping. */
-  retired = false;
-  drainTimer: ReturnType<typeof setTimeout> | null = null;
-
-  constructor(readonly index: number) {}
-}
 
 export class WorkerPool {
   private readonly options: PoolOptions;
@@ -601,11 +532,4 @@ export class WorkerPool {
     this.detach(slot);
     worker?.terminate();
   }
-}
-
-/** One line out of a Worker error event (Bun puts a source excerpt before the message). */
-function errorEventReason(event: ErrorEvent): string {
-  const lines = String(event.message ?? "").split("\n");
-  const line = lines.find((l) => /^\w*(error|exception)\b/i.test(l.trim())) ?? lines.find((l) => l.trim() !== "") ?? "error";
-  return `uncaught ${line.trim()}`;
 }

@@ -1,7 +1,8 @@
 // Shared pieces of the pool tests: a pool on the fixture app, a request with defaults, and a sink
 // that records everything the pool tells it.
 import { join } from "node:path";
-import { WorkerPool, type PoolOptions, type PoolRequest, type ResponseSink } from "../../src/pool/pool.ts";
+import { WorkerPool } from "../../src/pool/pool.ts";
+import type { PoolOptions, PoolRequest, ResponseSink } from "../../src/pool/types.ts";
 
 export const FIXTURES = join(import.meta.dir, "../fixtures/pool");
 

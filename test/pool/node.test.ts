@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ResponseSink } from "../../src/pool/pool.ts";
+import type { ResponseSink } from "../../src/pool/types.ts";
 import { header, poolRequest, recordingSink, send, startPool, text, waitFor, type PoolHandle } from "./helpers.ts";
 
 const NODE_FIXTURES = join(import.meta.dir, "../fixtures/e2e/node");

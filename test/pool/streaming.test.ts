@@ -2,7 +2,7 @@
 // holds the Worker to about highWatermark of unacknowledged body, and cancel() stops the app's
 // stream and aborts request.signal.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { ResponseSink } from "../../src/pool/pool.ts";
+import type { ResponseSink } from "../../src/pool/types.ts";
 import { poolRequest, recordingSink, send, startPool, text, waitFor, type PoolHandle } from "./helpers.ts";
 
 const HIGH_WATERMARK = 1024 * 1024;
