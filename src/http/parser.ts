@@ -3,7 +3,7 @@
 // Strategy: feed() takes any slice of bytes and returns the events it completes: a request head,
 // body data, the end of a message (with its trailers), or one ProtocolError after which the parser
 // is dead and never resynchronises (RFC 9112 §11.2: a server must not guess where a broken message
-// ends). Bytes that do not complete anything yet are kept in a growable buffer.
+// ends). Bytes that do not complete anything yet are kept in a growable buffer (pending-bytes.ts).
 //
 // Heads and trailer sections are scanned byte by byte, left to right, exactly once: each byte is
 // checked against the grammar of the part it is in (method, target, version, field name, value)
@@ -17,6 +17,8 @@ import { ProtocolError } from "./errors.ts";
 import { parseChunkSizeLine } from "./chunked.ts";
 import { COLON, CR, FIELD_VALUE_CHAR, HTAB, LF, SP, TARGET_CHAR, TCHAR } from "./grammar.ts";
 import { FramingField, HeadFields } from "./head-fields.ts";
+import type { Bytes, PendingBytes } from "./pending-bytes.ts";
+import { EMPTY, appendChunk, dropPending, keepRest, takeBytes } from "./pending-bytes.ts";
 import { parseRequestTarget } from "./request-target.ts";
 
 export interface ParserLimits {
@@ -83,10 +85,6 @@ const enum Part {
   FieldValue,
 }
 
-/** Buffer, for its native latin1Slice (Bun and Node have it; the types do not declare it). */
-type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
-
-const EMPTY = Buffer.alloc(0) as Bytes;
 const u8IndexOf = Uint8Array.prototype.indexOf;
 
 /** The first LF in buf[from, end), or -1 (TypedArray indexOf: cheaper than Buffer's). */
@@ -95,23 +93,22 @@ function indexOfLF(buf: Uint8Array, from: number, end: number): number {
   return i === -1 || i >= end ? -1 : i;
 }
 
-function asBuffer(chunk: Uint8Array): Bytes {
-  return (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)) as Bytes;
-}
-
 /** "HTTP/" as bytes, for the version scan (RFC 9112 §2.3: case-sensitive). */
 const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f];
 
-export class RequestParser {
+export class RequestParser implements PendingBytes {
   private readonly limits: ParserLimits;
   private state = State.Head;
   private events: ParserEvent[] = [];
 
   // Unconsumed bytes: the caller's chunk, or our own growable buffer when bytes were left over.
-  private input: Bytes = EMPTY;
-  private pos = 0;
-  private end = 0;
-  private own: Bytes | null = null;
+  // The parser is its own PendingBytes: these four fields are public only so pending-bytes.ts
+  // can keep and move them (nothing else may touch them). Kept here rather than in an object of
+  // their own, the state machine reads them with no extra load and every call there sees one shape.
+  input: Bytes = EMPTY;
+  pos = 0;
+  end = 0;
+  own: Bytes | null = null;
 
   // The section scanner (head or trailers). All offsets are into this.input.
   private sectionStart = 0;
@@ -142,7 +139,8 @@ export class RequestParser {
 
   feed(chunk: Uint8Array): ParserEvent[] {
     if (this.state === State.Dead || this.state === State.Closed || chunk.byteLength === 0) return [];
-    this.append(asBuffer(chunk));
+    const moved = appendChunk(this, chunk);
+    if (moved !== 0) this.rebase(moved);
     this.events = [];
     try {
       while (this.step());
@@ -150,66 +148,15 @@ export class RequestParser {
       if (!(e instanceof ProtocolError)) throw e;
       this.events.push({ type: "error", error: e });
       this.state = State.Dead;
-      this.own = null;
-      this.input = EMPTY;
-      this.pos = this.end = 0;
+      dropPending(this);
       return this.events;
     }
-    this.keepRest();
+    const kept = keepRest(this);
+    if (kept !== 0) this.rebase(kept);
     return this.events;
   }
 
-  // --- buffer management -------------------------------------------------------------------
-
-  private append(chunk: Bytes): void {
-    if (this.pos === this.end) {
-      // Nothing pending: parse straight out of the caller's bytes (the common case).
-      this.rebase(this.pos);
-      this.input = chunk;
-      this.pos = 0;
-      this.end = chunk.byteLength;
-      this.own = null;
-      return;
-    }
-    // Pending bytes are always in our own buffer here (keepRest put them there).
-    let own = this.own!;
-    const pending = this.end - this.pos;
-    const need = pending + chunk.byteLength;
-    if (this.pos > 0) {
-      own.copyWithin(0, this.pos, this.end);
-      this.rebase(this.pos);
-      this.pos = 0;
-      this.end = pending;
-    }
-    if (need > own.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.max(need, own.byteLength * 2)) as Bytes;
-      own.copy(grown, 0, 0, this.end);
-      own = grown;
-    }
-    chunk.copy(own, this.end);
-    this.end += chunk.byteLength;
-    this.own = own;
-    this.input = own;
-  }
-
-  /** After a feed: whatever was not consumed moves into our own buffer (bounded by the limits). */
-  private keepRest(): void {
-    const pending = this.end - this.pos;
-    if (pending === 0) {
-      this.rebase(this.pos);
-      this.pos = this.end = 0;
-      this.input = EMPTY;
-      return;
-    }
-    if (this.own === this.input) return;
-    const own = Buffer.allocUnsafe(Math.max(pending * 2, 1024)) as Bytes;
-    this.input.copy(own, 0, this.pos, this.end);
-    this.rebase(this.pos);
-    this.pos = 0;
-    this.end = pending;
-    this.own = own;
-    this.input = own;
-  }
+  // --- buffer management (the bytes themselves: pending-bytes.ts) ----------------------------
 
   /** Pending bytes moved down by `by`: the scanner's offsets into them move too. */
   private rebase(by: number): void {
@@ -220,12 +167,6 @@ export class RequestParser {
     this.targetEnd -= by;
     const offsets = this.fieldOffsets;
     for (let k = 0; k < offsets.length; k++) offsets[k] -= by;
-  }
-
-  /** Body bytes [from, to) as something the caller may keep. */
-  private take(from: number, to: number): Uint8Array {
-    const view = this.input.subarray(from, to);
-    return this.input === this.own ? Uint8Array.prototype.slice.call(view) : view;
   }
 
   // --- the state machine -------------------------------------------------------------------
@@ -482,7 +423,7 @@ export class RequestParser {
     const available = this.end - this.pos;
     if (available === 0) return false;
     const n = Math.min(available, this.remaining);
-    this.events.push({ type: "data", data: this.take(this.pos, this.pos + n) });
+    this.events.push({ type: "data", data: takeBytes(this, this.pos, this.pos + n) });
     this.pos += n;
     this.remaining -= n;
     return true;
