@@ -69,8 +69,11 @@ describe("--reload", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("says what it watches", () => {
-    expect(tray.stderr()).toContain(`Reloading on changes under ${dir}\n`);
+  test("says what it watches", async () => {
+    // Logged just after "Serving on", which is all startTray waits for: it may be a pipe read later.
+    const line = `Reloading on changes under ${dir}\n`;
+    for (const deadline = Date.now() + 5000; !tray.stderr().includes(line) && Date.now() < deadline; ) await Bun.sleep(20);
+    expect(tray.stderr()).toContain(line);
   });
 
   test("an edit is served by fresh Workers; a keep-alive connection from before keeps working; a running request finishes on the old code", async () => {
