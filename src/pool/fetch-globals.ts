@@ -10,14 +10,24 @@
 // The same hook remembers which responses were built from bytes already in memory (string,
 // ArrayBuffer, typed array, URLSearchParams): their body can be taken whole and at once
 // (hasMemoryBody), which is much cheaper than reading a ReadableStream. Blobs are left out: a
-// Bun.file() Blob may be a huge file that must be streamed.
+// Bun.file() Blob may be a huge file that must be streamed; their size is remembered instead
+// (blobBodyLength), so a file goes out with its Content-Length rather than chunked.
 const TEXT_PLAIN = "text/plain;charset=UTF-8";
 
 const memoryBodies = new WeakSet<Response>();
+/** Responses built from a Blob (Bun.file() included) with their size when it is known (> 0). */
+const blobLengths = new WeakMap<Response, number>();
 
 /** Built from a string or bytes (not a stream, Blob or FormData): response.bytes() settles at once. */
 export function hasMemoryBody(response: Response): boolean {
   return memoryBodies.has(response);
+}
+
+/** The size of the Blob or file a response was built from, or -1: a file's size is sent as its
+ *  Content-Length, as Bun.serve does, instead of chunked framing. An empty or missing file (size 0:
+ *  Bun reports 0 for both) is not declared: its read may yet fail. */
+export function blobBodyLength(response: Response): number {
+  return blobLengths.get(response) ?? -1;
 }
 
 export function installFetchGlobals(): void {
@@ -31,6 +41,9 @@ export function installFetchGlobals(): void {
         memoryBodies.add(response);
       } else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof URLSearchParams) {
         memoryBodies.add(response);
+      } else if (body instanceof Blob) {
+        const size = body.size;
+        if (size > 0 && Number.isSafeInteger(size)) blobLengths.set(response, size);
       }
       return response;
     },

@@ -3,7 +3,7 @@
 // Exchange — reading the body stream only while the main thread keeps up (flow control).
 // Node-style (req, res) apps would get a sibling of this file driving the same Exchange.
 import type { FetchHandler, RemoteAddr, RequestIP, ServeInfo } from "../app/types.ts";
-import { hasMemoryBody } from "./fetch-globals.ts";
+import { blobBodyLength, hasMemoryBody } from "./fetch-globals.ts";
 import type { Exchange } from "./exchange.ts";
 import { BODY_METHOD_UNSUPPORTED, DATA_PIECE_MAX, STATUS_METHOD_UNSUPPORTED } from "./limits.ts";
 
@@ -119,7 +119,8 @@ function respond(exchange: Exchange, response: Response): void {
       headers.push(name, value);
       if (name === "content-length") contentLength = value;
     }
-    const declared = declaredLength(contentLength);
+    // The app's Content-Length wins; else a file's or Blob's size (the body must then match it).
+    const declared = contentLength !== null ? declaredLength(contentLength) : blobBodyLength(response);
     if (hasMemoryBody(response) && !response.bodyUsed) {
       // Bytes already in memory: take them whole, with no stream machinery — and without even
       // touching response.body, which would build one (Bun.peek: has bytes() settled already?).

@@ -133,6 +133,9 @@ describe("streaming through tray", () => {
     try {
       const r = await fetch(`${tray.url}/file?path=${encodeURIComponent(bigFile)}`);
       expect(r.status).toBe(200);
+      // A file's size goes out as its Content-Length (as Bun.serve does), not chunked.
+      expect(r.headers.get("content-length")).toBe(String(FILE_SIZE));
+      expect(r.headers.get("transfer-encoding")).toBeNull();
       const reader = r.body!.getReader();
       let size = 0;
       let head = "";
@@ -153,6 +156,26 @@ describe("streaming through tray", () => {
     peak = Math.max(peak, rssOf(pid));
     expect(peak - before).toBeLessThan(DOWNLOAD_RSS_GROWTH_MAX);
   }, 120_000);
+
+  test("a small Bun.file and a Blob go out with their size as Content-Length (GET and HEAD); an empty file is streamed as any body (Bun reports size 0 for a missing file too)", async () => {
+    const small = join(dir, "small.txt");
+    const empty = join(dir, "empty.txt");
+    await Bun.write(small, "twelve bytes");
+    await Bun.write(empty, "");
+    const got = await fetch(`${tray.url}/file?path=${encodeURIComponent(small)}`);
+    expect(got.headers.get("content-length")).toBe("12");
+    expect(await got.text()).toBe("twelve bytes");
+    const head = await fetch(`${tray.url}/file?path=${encodeURIComponent(small)}`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe("12");
+    expect(await head.text()).toBe("");
+    const blob = await fetch(`${tray.url}/blob`);
+    expect(blob.headers.get("content-length")).toBe("11");
+    expect(await blob.text()).toBe("a Blob body");
+    const none = await fetch(`${tray.url}/file?path=${encodeURIComponent(empty)}`);
+    expect(none.status).toBe(200);
+    expect(await none.text()).toBe("");
+  });
 
   test("a multipart upload is read with request.formData(): fields and files, small and past --inbuf-overflow", async () => {
     const small = randomBytes(1000);
