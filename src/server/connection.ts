@@ -7,20 +7,23 @@
 // OutputBuffer; flush() moves the front response's bytes into the socket while the socket holds
 // less than --outbuf-overflow, and acknowledges them to the pool (flow control). All writes of one
 // turn go out as one socket.write (one syscall per batch, not per chunk).
+//
+// Beside it: the Exchange record (exchange.ts), how a response body is framed
+// (response-framing.ts) and how a batch of parts reaches the socket (socket-write.ts).
 
 import type { Socket } from "node:net";
 import type { RequestHead } from "../http/parser.ts";
 import { RequestParser } from "../http/parser.ts";
 import type { ProtocolError } from "../http/errors.ts";
-import { CRLF, LAST_CHUNK, ResponseHeaderError, chunkHeader, serializeResponseHead } from "../http/response.ts";
-import type { Framing } from "../http/response.ts";
+import { ResponseHeaderError, serializeResponseHead } from "../http/response.ts";
 import type { WorkerPool } from "../pool/pool.ts";
 import type { PoolRequest, ResponseSink } from "../pool/types.ts";
 import type { Options } from "../options/types.ts";
 import type { BodyFiles } from "./body-files.ts";
-import { RequestBody } from "./request-body.ts";
-import type { ReceivedBody } from "./request-body.ts";
-import { OutputBuffer } from "./output-buffer.ts";
+import type { Exchange } from "./exchange.ts";
+import { newExchange } from "./exchange.ts";
+import { pushChunk, pushLastChunk, responseContentLength, responseFraming } from "./response-framing.ts";
+import { writeParts } from "./socket-write.ts";
 import { errorBody, errorResponse } from "./error-response.ts";
 import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
@@ -30,15 +33,10 @@ import type { Peer, RequestOrigin } from "./request-origin.ts";
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
 
-/** A part of the output at least this large (a response body transferred from a Worker) is written
- *  on its own instead of being copied together with its neighbours: a second send() is cheaper
- *  than a fresh large allocation (page faults) and a memcpy on the main thread. */
-export const SEPARATE_WRITE_MIN = 16 * 1024;
-
-/** RFC 9110 §9.2.1: methods whose requests may run side by side. */
 /** After tray closes its side (RFC 9112 §9.6), how long a client may take to close its own. */
 export const CLOSE_LINGER_MS = 2000;
 
+/** RFC 9110 §9.2.1: methods whose requests may run side by side. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
@@ -54,26 +52,6 @@ export interface ConnectionContext {
   accessLog: AccessLogHook | null;
   /** Temp files for request bodies past --inbuf-overflow, reused between requests. */
   bodyFiles: BodyFiles;
-}
-
-interface Exchange {
-  head: RequestHead;
-  body: RequestBody | null;
-  received: ReceivedBody | null;
-  id: number; // pool id; -1 until dispatched
-  out: OutputBuffer;
-  headSent: boolean;
-  continueSent: boolean;
-  done: boolean;
-  framing: Framing;
-  remaining: number; // Content-Length bytes still owed
-  keepAlive: boolean;
-  unacked: number;
-  requestLine: string;
-  /** For the access log: the status sent (0 until known), body bytes queued, the client address. */
-  status: number;
-  sent: number;
-  client: string;
 }
 
 export class Connection {
@@ -165,25 +143,7 @@ export class Connection {
   }
 
   private onHead(head: RequestHead): void {
-    const hasBody = head.chunked || (head.contentLength !== null && head.contentLength > 0);
-    const ex: Exchange = {
-      head,
-      body: hasBody ? new RequestBody(this.ctx.options.inbufOverflow, this.ctx.bodyFiles) : null,
-      received: null,
-      id: -1,
-      out: new OutputBuffer(this.ctx.options.outbufOverflow),
-      headSent: false,
-      continueSent: !head.expectContinue || !hasBody,
-      done: false,
-      framing: "none",
-      remaining: 0,
-      keepAlive: head.keepAlive,
-      unacked: 0,
-      requestLine: `${head.method} ${head.target} HTTP/1.${head.versionMinor}`,
-      status: 0,
-      sent: 0,
-      client: this.peer.address,
-    };
+    const ex = newExchange(head, this.ctx.options, this.ctx.bodyFiles, this.peer.address);
     this.queue.push(ex);
     this.receiving = ex;
     if (!head.keepAlive) this.closing = true;
@@ -299,12 +259,7 @@ export class Connection {
   private onResponseHead(ex: Exchange, status: number, statusText: string, headers: string[], bodyLength: number | null): void {
     if (this.closed || ex.headSent) return;
     const head = ex.head;
-    const noBody = head.method === "HEAD" || status < 200 || status === 204 || status === 304;
-    let framing: Framing;
-    if (noBody) framing = "none";
-    else if (bodyLength !== null) framing = "length";
-    else if (head.versionMinor >= 1) framing = "chunked";
-    else framing = "close"; // RFC 9112 §6.3 item 8: HTTP/1.0 reads to close
+    const framing = responseFraming(head.method, head.versionMinor, status, bodyLength);
     ex.framing = framing;
     ex.remaining = bodyLength ?? 0;
     ex.keepAlive = ex.keepAlive && framing !== "close" && !(this.closing && this.isLast(ex));
@@ -317,7 +272,7 @@ export class Connection {
         date: httpDate(),
         server: this.ctx.options.ident,
         framing,
-        contentLength: bodyLength === null || status === 204 || status === 304 || status < 200 ? undefined : bodyLength,
+        contentLength: responseContentLength(status, bodyLength),
         keepAlive: ex.keepAlive,
         versionMinor: head.versionMinor,
       });
@@ -359,9 +314,7 @@ export class Connection {
         ex.out.push(chunk);
         break;
       case "chunked":
-        ex.out.push(chunkHeader(n));
-        ex.out.push(chunk);
-        ex.out.push(CRLF);
+        pushChunk(ex.out, chunk, n);
         break;
       case "close":
         ex.out.push(chunk);
@@ -374,7 +327,7 @@ export class Connection {
 
   private onResponseEnd(ex: Exchange): void {
     if (this.closed || ex.done) return;
-    if (ex.framing === "chunked") ex.out.push(LAST_CHUNK);
+    if (ex.framing === "chunked") pushLastChunk(ex.out);
     if (ex.framing === "length" && ex.remaining > 0) {
       // Shorter than its Content-Length: the client must not take it as complete (RFC 9112 §6.3).
       this.ctx.log(`Error in app while handling "${ex.requestLine}": response body shorter than its Content-Length`);
@@ -564,41 +517,4 @@ export class Connection {
     this.running = 0;
     this.ctx.onClose(this);
   }
-}
-
-/** Writes `parts` (size bytes in all) in order: runs of small parts as one copied buffer, large
- *  parts as they are. Returns the last socket.write()'s answer (false: wait for 'drain'). */
-function writeParts(socket: Socket, parts: Uint8Array[], size: number): boolean {
-  if (size < SEPARATE_WRITE_MIN) return socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
-  let accepted = true;
-  let runStart = 0;
-  let runSize = 0;
-  for (let i = 0; i <= parts.length; i++) {
-    const part = i < parts.length ? parts[i] : null;
-    if (part !== null && part.byteLength < SEPARATE_WRITE_MIN) {
-      runSize += part.byteLength;
-      continue;
-    }
-    if (i > runStart) accepted = socket.write(i - runStart === 1 ? parts[runStart] : Buffer.concat(parts.slice(runStart, i), runSize));
-    if (part !== null) accepted = writeLarge(socket, part);
-    runStart = i + 1;
-    runSize = 0;
-  }
-  return accepted;
-}
-
-/**
- * Writes one large part. When the socket has passed all of it to the kernel (nothing pending, so
- * by the stream contract the runtime no longer needs the memory) and the part is the whole of its
- * ArrayBuffer — a body transferred from a Worker, or a chunk read back from a spill file, which
- * nothing else refers to — the buffer is released at once instead of waiting for the main
- * thread's garbage collector (large bodies arriving at tens of MB/s otherwise keep it busy).
- */
-function writeLarge(socket: Socket, part: Uint8Array): boolean {
-  const accepted = socket.write(part);
-  const buffer = part.buffer;
-  if (socket.writableLength === 0 && part.byteOffset === 0 && buffer.byteLength === part.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable) {
-    buffer.transfer(0); // detaches it: its memory is freed now
-  }
-  return accepted;
 }
