@@ -26,6 +26,7 @@ const request: PoolRequest = {
   remote: { hostname: "127.0.0.1", port: 50000, transport: "tcp" },
   family: "IPv4",
   scriptName: "",
+  versionMinor: 1,
   requestLine: "GET /hello HTTP/1.1",
 };
 

@@ -53,6 +53,8 @@ export interface RequestFields {
   transport: "tcp" | "unix";
   family: "IPv4" | "IPv6" | "";
   scriptName: string;
+  /** HTTP/1.versionMinor. */
+  versionMinor: number;
 }
 
 export class Exchange {

@@ -4,7 +4,7 @@
 // driving the same Exchange. What the app sees, and what tray does around it:
 //
 // - req: method, url (path and query, --url-prefix already stripped by the server), rawHeaders
-//   as received (req.headers is derived from them lazily), httpVersion "1.1", the body already
+//   as received (req.headers is derived from them lazily), httpVersion as received, the body already
 //   whole (pushed at once, or read from the --inbuf-overflow temp file as the app pulls), and
 //   req.socket with the client's address (and encrypted when the scheme is https).
 // - res: node writes its HTTP/1.1 bytes to the socket, and the socket hands them on as they come,
@@ -39,9 +39,9 @@ export function runNode(listener: NodeListener, exchange: Exchange): void {
   const req = new IncomingMessage(socket as unknown as Socket);
   req.method = r.method;
   req.url = pathOf(r.url);
-  req.httpVersion = "1.1";
+  req.httpVersion = r.versionMinor === 0 ? "1.0" : "1.1";
   req.httpVersionMajor = 1;
-  req.httpVersionMinor = 1;
+  req.httpVersionMinor = r.versionMinor;
   req.rawHeaders = r.rawHeaders;
   req.complete = true; // the whole message has arrived: tray buffers bodies before dispatch
   const stopBody = feedBody(req, exchange);

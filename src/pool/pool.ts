@@ -119,7 +119,7 @@ export class WorkerPool {
     if (request.body === null) f.push(0, 0, 0);
     else out.pushBytes(request.body, true);
     const remote = request.remote;
-    f.push(request.bodyLength, remote.hostname, remote.port, remote.transport, request.family, request.scriptName);
+    f.push(request.bodyLength, remote.hostname, remote.port, remote.transport, request.family, request.scriptName, request.versionMinor);
     this.scheduleFlush();
     return id;
   }

@@ -24,7 +24,7 @@ export type Message = string | (string | ArrayBuffer)[];
  *   "auto"|"fetch"|"node"] — the first message. */
 export const OP_INIT = 1;
 /** [OP_REQUEST, id, method, url, n, ...n header fields (name, value, ...), bodyFile|null, BYTES,
- *   bodyLength, remoteHostname, remotePort, transport, family, scriptName] */
+ *   bodyLength, remoteHostname, remotePort, transport, family, scriptName, versionMinor] */
 export const OP_REQUEST = 2;
 /** [OP_ACK, id, bytes] — the server flushed `bytes` of id's response body. */
 export const OP_ACK = 3;

@@ -32,6 +32,8 @@ export interface PoolRequest {
   remote: RemoteAddr;
   family: "IPv4" | "IPv6" | "";
   scriptName: string;
+  /** The request's HTTP version is 1.versionMinor (RFC 9112 §2.3: 0 or 1). */
+  versionMinor: number;
   requestLine: string; // "GET /x HTTP/1.1", for log lines
 }
 

@@ -125,8 +125,9 @@ function receive(message: Message): void {
         transport: f[at + 7] as "tcp" | "unix",
         family: f[at + 8] as "IPv4" | "IPv6" | "",
         scriptName: f[at + 9] as string,
+        versionMinor: f[at + 10] as number,
       });
-      i = at + 10;
+      i = at + 11;
       exchanges.set(id, exchange);
       runApp(exchange);
     } else if (op === OP_ACK) {

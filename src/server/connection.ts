@@ -236,6 +236,7 @@ export class Connection {
       remote: origin.remote,
       family: origin.family,
       scriptName: this.ctx.options.urlPrefix,
+      versionMinor: ex.head.versionMinor,
       requestLine: ex.requestLine,
     };
     received.body = null;

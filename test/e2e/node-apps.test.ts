@@ -142,6 +142,19 @@ for (const [label, module] of [
       expect(JSON.parse(response.body)).toEqual({ ip: "127.0.0.1", protocol: "http", secure: false, port: localPort, httpVersion: "1.1" });
     });
 
+    test("req.httpVersion is the request's: an HTTP/1.0 request sees 1.0", async () => {
+      const socket = await rawConnect(tray.port);
+      const text = await new Promise<string>((resolve) => {
+        let got = "";
+        socket.on("data", (d: Buffer) => (got += d.toString("latin1")));
+        socket.on("end", () => resolve(got)); // HTTP/1.0 without keep-alive: the server closes
+        socket.write("GET /who HTTP/1.0\r\nHost: t\r\n\r\n");
+      });
+      socket.destroy();
+      expect(text).toStartWith("HTTP/1.0 200 ");
+      expect(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)).httpVersion).toBe("1.0");
+    });
+
     test("error middleware answers next(err) and a throw in a route", async () => {
       const failed = await fetch(`${tray.url}/fail`);
       expect(failed.status).toBe(500);

@@ -49,6 +49,7 @@ export function poolRequest(target: string, extra: Partial<PoolRequest> = {}): P
     remote: { hostname: "192.0.2.7", port: 40123, transport: "tcp" },
     family: "IPv4",
     scriptName: "",
+    versionMinor: 1,
     requestLine: `${method} ${target} HTTP/1.1`,
     ...extra,
   };
