@@ -74,23 +74,7 @@ export class WorkerPool {
   /** Starts the Workers and resolves once every one has loaded the app; rejects with an
    *  AppLoadError (one sentence naming the module) when loading fails. */
   async start(): Promise<void> {
-    const loads = this.slots.map(
-      (slot) =>
-        new Promise<string | null>((resolve) => {
-          slot.onLoad = resolve;
-          this.spawn(slot);
-        }),
-    );
-    // The first failure decides: no need to wait for the other Workers to finish loading.
-    const failure = await new Promise<string | null>((resolve) => {
-      let left = loads.length;
-      for (const load of loads) {
-        void load.then((f) => {
-          if (f !== null) resolve(f);
-          else if (--left === 0) resolve(null);
-        });
-      }
-    });
+    const failure = await this.load(this.slots);
     if (failure !== null) {
       this.closing = this.closed = true;
       for (const slot of this.slots) this.stop(slot);
@@ -163,16 +147,7 @@ export class WorkerPool {
     if (this.closing || this.fresh.length > 0) return this.closing ? "the server is shutting down" : "a reload is already running";
     const fresh = this.slots.map((old) => new Slot(old.index));
     this.fresh = fresh;
-    const failure = await new Promise<string | null>((resolve) => {
-      let left = fresh.length;
-      for (const slot of fresh) {
-        slot.onLoad = (f) => {
-          if (f !== null) resolve(f);
-          else if (--left === 0) resolve(null);
-        };
-        this.spawn(slot);
-      }
-    });
+    const failure = await this.load(fresh);
     this.fresh = [];
     if (failure !== null || this.closing) {
       for (const slot of fresh) this.stop(slot);
@@ -204,6 +179,21 @@ export class WorkerPool {
       }, RELOAD_DRAIN_MS);
     }
     return null;
+  }
+
+  /** Starts a Worker in each slot; resolves null once all have loaded the app, or with the first
+   *  load failure (no need to wait for the others to finish loading). */
+  private load(slots: Slot[]): Promise<string | null> {
+    return new Promise((resolve) => {
+      let left = slots.length;
+      for (const slot of slots) {
+        slot.onLoad = (failure) => {
+          if (failure !== null) resolve(failure);
+          else if (--left === 0) resolve(null);
+        };
+        this.spawn(slot);
+      }
+    });
   }
 
   /** A replaced slot holds no more requests: it stays reachable a moment longer, so what is
