@@ -21,7 +21,7 @@ import { describeThrown, describeValue, isClass, isThenable, readProperty } from
 import { AppLoadError } from "./errors.ts";
 import type { AppInterface } from "./interfaces.ts";
 import { captureListen, capturedListens, type CapturedListen } from "./listen-capture.ts";
-import { MissingExportError, loadApp, loadAppTarget, toFetchHandler, type AppTarget } from "./loader.ts";
+import { MissingExportError, appShapeAdvice, bindToHolder, fetchMethod, loadApp, loadAppTarget, toFetchHandler, type AppTarget } from "./loader.ts";
 import type { AppSpec, FetchHandler } from "./types.ts";
 
 /** A Node-style app: node:http's 'request' listener. It may return a promise (Koa, async handlers). */
@@ -70,7 +70,7 @@ function detectAuto(target: AppTarget, cwd: string): DetectedApp | null {
   if (typeof value !== "function" || isClass(value)) return null;
   const shape = functionShape(value);
   if (looksNodeStyle(value)) {
-    return { interface: "node", listener: bindTo(value, target.holder), note: how(shape, "a Node-style (req, res) app", "; --interface=fetch serves it as (request, info) => Response") };
+    return { interface: "node", listener: bindToHolder(value, target.holder) as NodeListener, note: how(shape, "a Node-style (req, res) app", "; --interface=fetch serves it as (request, info) => Response") };
   }
   return { interface: "fetch", handler: toFetchHandler(target), note: how(shape, "a fetch handler (request, info) => Response", "; if it takes (req, res), start tray with --interface=node") };
 }
@@ -79,7 +79,7 @@ function detectNode(target: AppTarget, cwd: string): DetectedApp | null {
   const node = nodeListenerOf(target, cwd);
   if (node !== null) return { interface: "node", listener: node.listener, note: "" };
   const value = target.value;
-  if (typeof value === "function" && !isClass(value)) return { interface: "node", listener: bindTo(value, target.holder), note: "" };
+  if (typeof value === "function" && !isClass(value)) return { interface: "node", listener: bindToHolder(value, target.holder) as NodeListener, note: "" };
   return null;
 }
 
@@ -147,21 +147,11 @@ function unusable(target: AppTarget, choice: AppInterface): string {
   const rule = choice === "node"
     ? "not a Node-style app (a (req, res) function, an http.Server, a Koa app)"
     : "not a fetch app (a function, or an object with a fetch method) or a Node-style app (an http.Server, a Koa app)";
-  let advice = "";
-  if (isClass(value)) advice = `; export an instance (new ${(value as { name: string }).name || "..."}()) instead`;
-  else if (isThenable(value) && !fromFactory) advice = "; await it in the module, or export the function that makes it and use --call";
-  else if (value === undefined || (typeof value === "object" && value !== null && !isThenable(value))) advice = "; if the module starts its own server, it must call listen() while it loads";
+  let advice = appShapeAdvice(value, fromFactory);
+  if (advice === "" && (value === undefined || (typeof value === "object" && value !== null && !isThenable(value)))) {
+    advice = "; if the module starts its own server, it must call listen() while it loads";
+  }
   return `${what}, ${rule}${advice}`;
-}
-
-function fetchMethod(value: unknown): unknown {
-  if ((typeof value !== "object" && typeof value !== "function") || value === null) return null;
-  const fetch = readProperty(value, "fetch");
-  return typeof fetch === "function" ? fetch : null;
-}
-
-function bindTo(fn: Function, holder: object | undefined): NodeListener {
-  return (holder === undefined ? fn : fn.bind(holder)) as NodeListener;
 }
 
 /** Rule 4: the parameters say (req, res), or hide their names and number three or more. */

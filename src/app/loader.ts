@@ -127,7 +127,8 @@ function missingExport(loaded: LoadedModule, name: string, module: string): stri
   return `${JSON.stringify(module)} ${what}; it exports: ${listNames(names)}${hint}`;
 }
 
-function fetchMethod(value: unknown): ((...args: unknown[]) => unknown) | null {
+/** The value's fetch method, when it has one (a fetch app object: Hono, Elysia, { fetch }). */
+export function fetchMethod(value: unknown): ((...args: unknown[]) => unknown) | null {
   if ((typeof value !== "object" && typeof value !== "function") || value === null) return null;
   const fetch = readProperty(value, "fetch");
   return typeof fetch === "function" ? (fetch as (...args: unknown[]) => unknown) : null;
@@ -157,14 +158,21 @@ async function callFactory(value: unknown, holder: object | undefined, named: st
 function toHandler(value: unknown, holder: object | undefined, named: string, fromFactory = false): FetchHandler {
   const fetch = fetchMethod(value);
   if (fetch !== null) return fetch.bind(value) as FetchHandler;
-  if (typeof value === "function" && !isClass(value)) {
-    return (holder === undefined ? value : value.bind(holder)) as FetchHandler;
-  }
+  if (typeof value === "function" && !isClass(value)) return bindToHolder(value, holder) as FetchHandler;
   const what = describeValue(value);
   // "an object with no fetch method" already says what is missing; other nouns need the rule.
   const rule = what.includes("fetch") ? "" : ", not a function or an object with a fetch method";
-  let advice = "";
-  if (isClass(value)) advice = `; export an instance (new ${(value as { name: string }).name || "..."}()) instead`;
-  else if (isThenable(value) && !fromFactory) advice = "; await it in the module, or export the function that makes it and use --call";
-  throw new AppLoadError(`${named}${fromFactory ? "" : " is"} ${what}${rule}${advice}`);
+  throw new AppLoadError(`${named}${fromFactory ? "" : " is"} ${what}${rule}${appShapeAdvice(value, fromFactory)}`);
+}
+
+/** A function found as a property keeps that object as its `this` (api.v1.handler). */
+export function bindToHolder(fn: Function, holder: object | undefined): Function {
+  return holder === undefined ? fn : fn.bind(holder);
+}
+
+/** What to export instead of a class or an unawaited promise; "" for any other value. */
+export function appShapeAdvice(value: unknown, fromFactory: boolean): string {
+  if (isClass(value)) return `; export an instance (new ${(value as { name: string }).name || "..."}()) instead`;
+  if (isThenable(value) && !fromFactory) return "; await it in the module, or export the function that makes it and use --call";
+  return "";
 }

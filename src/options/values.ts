@@ -5,7 +5,6 @@
 // request time. Parsers are plain functions, or factories taking the option's name and range
 // for the message; OPTION_TABLE (table.ts) attaches one to each valued option.
 import { isIP } from "node:net";
-import { APP_INTERFACES, type AppInterface } from "../app/interfaces.ts";
 import { UsageError, quote } from "./usage-error.ts";
 
 export const UINT_RE = /^[0-9]+$/;
@@ -90,12 +89,6 @@ export function parseServerName(raw: string): string {
 export function parseApp(raw: string): string {
   if (raw.trim() === "") throw new UsageError(`the app name is empty; name a module, as in 'tray app.ts' or 'tray --app=app.ts:handler'.`);
   return raw;
-}
-
-export function parseInterface(raw: string): AppInterface {
-  const found = APP_INTERFACES.find((name) => name === raw.toLowerCase());
-  if (found === undefined) throw new UsageError(`--interface must be auto, fetch or node, not ${quote(raw)}.`);
-  return found;
 }
 
 export function enumParser<T extends string>(name: string, values: readonly T[]) {
