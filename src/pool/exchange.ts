@@ -13,7 +13,7 @@
 // A HEAD request's response never carries body bytes: its bodyLength is the app's Content-Length
 // or the length of a body that ended within the turn, else unknown, and a longer body is cancelled.
 import { openBodyFile, type BodyFile } from "./body-file.ts";
-import { BODY_APP_ERROR, STATUS_APP_ERROR } from "./limits.ts";
+import { BODY_APP_ERROR, DATA_PIECE_MAX, STATUS_APP_ERROR } from "./limits.ts";
 import { OP_DATA, OP_END, OP_ERROR, OP_HEAD, OP_RESPONSE, type Outbox } from "./protocol.ts";
 
 /** What an exchange needs from the Worker it runs in. */
@@ -134,6 +134,15 @@ export class Exchange {
     this.host.scheduleFlush();
   }
 
+  /** A large chunk in DATA_PIECE_MAX pieces, waiting for acknowledgements between them, so one
+   *  huge chunk cannot push far past the high watermark; stops if the exchange ends meanwhile. */
+  async sendInPieces(chunk: Uint8Array): Promise<void> {
+    for (let at = 0; at < chunk.byteLength && !this.finished; at += DATA_PIECE_MAX) {
+      this.sendData(chunk.subarray(at, at + DATA_PIECE_MAX), false);
+      if (this.congested) await this.drained();
+    }
+  }
+
   /** The whole body at once, for a body that was never a stream; small (<= DATA_PIECE_MAX).
    *  `owned`: nobody else holds these bytes, so a large body may be transferred, not copied. */
   sendWhole(body: Uint8Array, owned = false): void {
@@ -153,9 +162,7 @@ export class Exchange {
       this.pushHead(this.headLength >= 0 ? this.headLength : length);
       out.fields.push(OP_END, this.id);
     } else {
-      const f = out.fields;
-      f.push(OP_RESPONSE, this.id, this.status, this.statusText, this.headers.length);
-      for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
+      this.pushHeadFields(OP_RESPONSE);
       out.pushBytes(body, owned);
     }
     this.finish();
@@ -176,10 +183,8 @@ export class Exchange {
       this.pushHead(this.headLength >= 0 ? this.headLength : this.sent);
       out.fields.push(OP_END, this.id);
     } else {
-      const f = out.fields;
-      f.push(OP_RESPONSE, this.id, this.status, this.statusText, this.headers.length);
-      for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
-      if (this.first === null) f.push(0, 0, 0);
+      this.pushHeadFields(OP_RESPONSE);
+      if (this.first === null) out.fields.push(0, 0, 0);
       else out.pushBytes(this.first, true);
       this.first = null;
     }
@@ -217,11 +222,16 @@ export class Exchange {
   }
 
   private pushHead(bodyLength: number): void {
-    const f = this.host.outbox.fields;
-    f.push(OP_HEAD, this.id, this.status, this.statusText, this.headers.length);
-    for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
-    f.push(bodyLength);
+    this.pushHeadFields(OP_HEAD);
+    this.host.outbox.fields.push(bodyLength);
   }
+  /** op, id, status, statusText, n, then the n header fields: how OP_HEAD and OP_RESPONSE start. */
+  private pushHeadFields(op: number): void {
+    const f = this.host.outbox.fields;
+    f.push(op, this.id, this.status, this.statusText, this.headers.length);
+    for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
+  }
+
 
   /** The app failed (threw, rejected, returned a non-Response, broke its stream). Before the head
    *  the server answers 500; after it, the server closes the connection. */
@@ -232,7 +242,6 @@ export class Exchange {
     // A head still held back never reaches the main thread: the error replaces it.
     this.first = null;
     this.host.outbox.fields.push(OP_ERROR, this.id, STATUS_APP_ERROR, body, text);
-    this.host.scheduleFlush();
     this.cancelSource(error);
     this.finish();
   }
@@ -308,6 +317,12 @@ export class Exchange {
     this.host.scheduleFlush();
     this.host.finished(this);
   }
+}
+
+/** An app's Content-Length when it is 1*DIGIT (RFC 9110 §8.6) and a safe integer, else -1. */
+export function declaredLength(value: string | null): number {
+  if (value === null || !/^[0-9]{1,15}$/.test(value)) return -1;
+  return Number(value);
 }
 
 /** The stack of an Error (it starts with name and message), else the thrown value as text. */

@@ -4,7 +4,7 @@
 // Node-style (req, res) apps would get a sibling of this file driving the same Exchange.
 import type { FetchHandler, RemoteAddr, RequestIP, ServeInfo } from "../app/types.ts";
 import { blobBodyLength, hasMemoryBody } from "./fetch-globals.ts";
-import type { Exchange } from "./exchange.ts";
+import { declaredLength, type Exchange } from "./exchange.ts";
 import { BODY_METHOD_UNSUPPORTED, DATA_PIECE_MAX, STATUS_METHOD_UNSUPPORTED } from "./limits.ts";
 
 /** The `info` argument: Deno's remoteAddr, Bun's requestIP(), and scriptName (url_prefix). */
@@ -146,12 +146,6 @@ function respond(exchange: Exchange, response: Response): void {
   }
 }
 
-/** The app's Content-Length when it is 1*DIGIT (RFC 9110 §8.6) and a safe integer, else -1. */
-function declaredLength(value: string | null): number {
-  if (value === null || !/^[0-9]{1,15}$/.test(value)) return -1;
-  return Number(value);
-}
-
 async function settleBytes(exchange: Exchange, pending: Promise<Uint8Array>): Promise<void> {
   let bytes: Uint8Array;
   try {
@@ -169,19 +163,13 @@ async function settleBytes(exchange: Exchange, pending: Promise<Uint8Array>): Pr
 function sendBytes(exchange: Exchange, bytes: Uint8Array): void {
   if (exchange.finished) return;
   if (bytes.byteLength <= DATA_PIECE_MAX) exchange.sendWhole(bytes, true);
-  else void pump(exchange, onceReader(bytes)); // large: in pieces, under flow control
-}
-
-/** A reader that yields one chunk, then the end. */
-function onceReader(chunk: Uint8Array): ChunkReader {
-  let given = false;
-  return {
-    read() {
-      if (given) return Promise.resolve({ done: true });
-      given = true;
-      return Promise.resolve({ done: false, value: chunk });
-    },
-  };
+  else {
+    // Large: in pieces, under flow control (end() does nothing once the exchange is over).
+    exchange.sendInPieces(bytes).then(
+      () => exchange.end(),
+      (error: unknown) => exchange.fail(error),
+    );
+  }
 }
 
 /** What pump() needs of a ReadableStream reader; chunks are checked, not trusted. */
@@ -200,14 +188,8 @@ async function pump(exchange: Exchange, reader: ChunkReader): Promise<void> {
       }
       const owned = typeof value === "string";
       const chunk = toBytes(value);
-      if (chunk.byteLength <= DATA_PIECE_MAX) {
-        exchange.sendData(chunk, owned);
-      } else {
-        for (let offset = 0; offset < chunk.byteLength && !exchange.finished; offset += DATA_PIECE_MAX) {
-          exchange.sendData(chunk.subarray(offset, offset + DATA_PIECE_MAX), false);
-          if (exchange.congested) await exchange.drained();
-        }
-      }
+      if (chunk.byteLength <= DATA_PIECE_MAX) exchange.sendData(chunk, owned);
+      else await exchange.sendInPieces(chunk);
       if (exchange.congested) await exchange.drained();
       if (exchange.finished) return;
     }

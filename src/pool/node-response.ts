@@ -10,6 +10,8 @@
 // tray answered Expect: 100-continue itself, and the ResponseSink has no interim responses.
 // Trailers (res.addTrailers) are dropped too: RFC 9110 §6.5.1 lets a recipient discard them.
 
+import { declaredLength } from "./exchange.ts";
+
 export type HeadListener = (status: number, reason: string, headers: string[], contentLength: number) => void;
 export type BodyListener = (bytes: Uint8Array) => void;
 
@@ -124,7 +126,7 @@ export class NodeResponseReader {
       if (last === 0x20 || last === 0x09 || value.charCodeAt(0) === 0x20 || value.charCodeAt(0) === 0x09) value = value.trim();
       headers.push(name, value);
       if (name.length === 14 && name.toLowerCase() === "content-length") {
-        contentLength = /^[0-9]{1,15}$/.test(value) ? Number(value) : -1;
+        contentLength = declaredLength(value);
       } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
         chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
       }

@@ -80,14 +80,7 @@ export class ExchangeSocket extends Duplex {
   /** A large write leaves in DATA_PIECE_MAX pieces, waiting for acknowledgements between them,
    *  so one huge res.write() cannot push far past the high watermark. */
   private async sendPieces(pieces: Uint8Array[]): Promise<void> {
-    const exchange = this.exchange;
-    for (const piece of pieces) {
-      for (let at = 0; at < piece.byteLength; at += DATA_PIECE_MAX) {
-        if (exchange.finished) return;
-        exchange.sendData(piece.subarray(at, at + DATA_PIECE_MAX), false);
-        if (exchange.congested) await exchange.drained();
-      }
-    }
+    for (const piece of pieces) await this.exchange.sendInPieces(piece);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
