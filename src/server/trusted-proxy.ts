@@ -8,6 +8,7 @@
 
 import { isIP } from "node:net";
 import type { Options } from "../options/types.ts";
+import { canonicalIp } from "../options/values.ts";
 import { BIT_OF_NAME } from "./proxy-header-names.ts";
 import type { Peer } from "./request-origin.ts";
 
@@ -35,8 +36,7 @@ function canonicalAddress(peer: Peer): string {
     const a = peer.address;
     // A dual-stack listener reports an IPv4 client as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2).
     if (a.toLowerCase().startsWith("::ffff:") && isIP(a.slice(7)) === 4) c = a.slice(7);
-    else if (isIP(a) === 6) c = new URL(`http://[${a}]/`).hostname.slice(1, -1);
-    else c = a;
+    else c = canonicalIp(a) ?? a; // the spelling --trusted-proxy was turned into (values.ts)
     canonicalCache.set(peer, c);
   }
   return c;

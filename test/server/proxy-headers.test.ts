@@ -148,6 +148,12 @@ describe("which peers are believed", () => {
     expect(run(xff(), long, o).origin.remote.hostname).toBe("192.0.2.1");
   });
 
+  test("a link-local peer with a zone id (fe80::1%eth0) is compared as it is, and answered, not thrown on", () => {
+    const o = options("--trusted-proxy=fe80::1", "--trusted-proxy-headers=x-forwarded-for");
+    const zoned: Peer = { address: "fe80::1%eth0", port: 1, family: "IPv6", transport: "tcp", localPort: 8080 };
+    expect(run(xff(), zoned, o).origin.remote.hostname).toBe("fe80::1%eth0");
+  });
+
   test("localhost means a unix-socket peer (Waitress's REMOTE_ADDR for them), not 127.0.0.1", () => {
     const o = options("--trusted-proxy=localhost", "--trusted-proxy-headers=x-forwarded-for");
     expect(run(xff(), UNIX, o).origin.remote).toEqual({ hostname: "192.0.2.1", port: 0, transport: "tcp" });
