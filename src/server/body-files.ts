@@ -32,12 +32,12 @@ export class BodyFiles {
       file.rewind();
       this.idle.push(file);
     } else {
-      file.close(true);
+      file.close();
     }
   }
 
   /** The server is stopping: delete the idle files. */
   closeAll(): void {
-    for (const file of this.idle.splice(0)) file.close(true);
+    for (const file of this.idle.splice(0)) file.close();
   }
 }

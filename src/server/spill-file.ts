@@ -64,16 +64,14 @@ export class SpillFile {
     return out;
   }
 
-  /** Closes the file; remove: also delete its name. */
-  close(remove = true): void {
+  /** Closes the file and deletes its name. */
+  close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
-    if (remove) {
-      try {
-        unlinkSync(this.path);
-      } catch {
-        // already gone (unlinked at creation)
-      }
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone (unlinked at creation)
     }
   }
 }
