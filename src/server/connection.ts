@@ -213,14 +213,9 @@ export class Connection {
       this.closing = true;
       ex.id = 0;
       this.running++;
-      ex.out.push(errorResponse(origin.status, origin.message, this.ctx.options.ident));
-      ex.status = origin.status;
-      if (this.ctx.accessLog !== null) ex.sent = Buffer.byteLength(errorBody(origin.status, origin.message));
-      ex.headSent = true;
       ex.keepAlive = false;
-      ex.done = true;
       this.deleteBodyFile(ex);
-      this.scheduleFlush();
+      this.onResponseError(ex, origin.status, origin.message);
       return;
     }
     const received = ex.received!;

@@ -72,6 +72,18 @@ describe("X-Forwarded-* over TCP (--trusted-proxy=127.0.0.1)", () => {
     });
   }
 
+  test("a refused HEAD gets the 400's head and no body; a refused HTTP/1.0 request gets an HTTP/1.0 status line", async () => {
+    const head = await exchange(tray.port, ["HEAD /info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: gopher\r\n\r\n"], { idleMs: 5_000 });
+    expect(head.text).toStartWith("HTTP/1.1 400 ");
+    expect(head.text).toContain("\r\nConnection: close\r\n");
+    expect(head.text).toEndWith("\r\n\r\n"); // RFC 9110 §9.3.2: no content after a HEAD response's head
+    expect(head.closed).toBe(true);
+    const old = await exchange(tray.port, ["GET /info HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: gopher\r\n\r\n"], { idleMs: 5_000 });
+    expect(old.text).toStartWith("HTTP/1.0 400 ");
+    expect(old.text).toContain("Malformed X-Forwarded-Proto header");
+    expect(old.closed).toBe(true);
+  });
+
   test("a malformed value from a stranger is not read at all: removed, no 400", async () => {
     const r = await get("X-Forwarded-Proto: ftp\r\n", CLIENT_ADDRESS);
     expect(r.status).toBe(200);
