@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runTray, startTray } from "./harness.ts";
 import type { Tray } from "./harness.ts";
-import { converse } from "./http-helpers.ts";
+import { converse, roundTrip } from "./http-helpers.ts";
 import { FRAMEWORKS_DIR } from "./frameworks-helpers.ts";
 
 const APP = "logging.ts";
@@ -32,6 +32,11 @@ async function waitForAccessLines(read: () => string, n: number, timeoutMs = 10_
 }
 
 /** "127.0.0.1 - - [time] rest" with the time checked and cut out. */
+/** The n access-log lines the server wrote after the first `before`, without their timestamps. */
+async function newLines(tray: Tray, before: number, n: number): Promise<string[]> {
+  return (await waitForAccessLines(tray.stderr, before + n)).slice(before).map(withoutTime);
+}
+
 function withoutTime(line: string): string {
   const m = new RegExp(`^(\\S+ - - )${CLF_TIME} (.*)$`).exec(line);
   if (m === null) throw new Error(`not a Common Log Format line: ${JSON.stringify(line)}`);
@@ -68,32 +73,24 @@ describe("--access-log to stderr, common format", () => {
   });
   afterAll(() => tray?.stop());
 
-  const newLines = async (before: number, n: number) => (await waitForAccessLines(tray.stderr, before + n)).slice(before).map(withoutTime);
-
   test("one line per request: client, request line, status and body bytes", async () => {
     const before = accessLines(tray.stderr()).length;
     await get(tray, "/?q=1");
     await get(tray, "/missing");
-    expect(await newLines(before, 2)).toEqual([`127.0.0.1 - - "GET /?q=1 HTTP/1.1" 200 6`, `127.0.0.1 - - "GET /missing HTTP/1.1" 404 14`]);
+    expect(await newLines(tray, before, 2)).toEqual([`127.0.0.1 - - "GET /?q=1 HTTP/1.1" 200 6`, `127.0.0.1 - - "GET /missing HTTP/1.1" 404 14`]);
   });
 
   test("no body is '-' (HEAD, 204); the line has no Referer or User-Agent", async () => {
     const before = accessLines(tray.stderr()).length;
     await get(tray, "/", { method: "HEAD", headers: { "user-agent": "not logged" } });
     await get(tray, "/empty");
-    expect(await newLines(before, 2)).toEqual([`127.0.0.1 - - "HEAD / HTTP/1.1" 200 -`, `127.0.0.1 - - "GET /empty HTTP/1.1" 204 -`]);
+    expect(await newLines(tray, before, 2)).toEqual([`127.0.0.1 - - "HEAD / HTTP/1.1" 200 -`, `127.0.0.1 - - "GET /empty HTTP/1.1" 204 -`]);
   });
 
   test("pipelined requests are logged in order, HTTP/1.0 too", async () => {
     const before = accessLines(tray.stderr()).length;
-    const c = await converse(tray.port);
-    try {
-      c.send("GET /slow?ms=300 HTTP/1.1\r\nHost: t\r\n\r\nGET /missing HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.0\r\n\r\n");
-      await c.waitForClose();
-    } finally {
-      c.destroy();
-    }
-    expect(await newLines(before, 3)).toEqual([
+    await roundTrip(tray.port, "GET /slow?ms=300 HTTP/1.1\r\nHost: t\r\n\r\nGET /missing HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.0\r\n\r\n", { close: true });
+    expect(await newLines(tray, before, 3)).toEqual([
       `127.0.0.1 - - "GET /slow?ms=300 HTTP/1.1" 200 5`,
       `127.0.0.1 - - "GET /missing HTTP/1.1" 404 14`,
       `127.0.0.1 - - "GET / HTTP/1.0" 200 6`,
@@ -103,27 +100,19 @@ describe("--access-log to stderr, common format", () => {
   test("an app error is logged as the 500 tray sent", async () => {
     const before = accessLines(tray.stderr()).length;
     await get(tray, "/throw");
-    const [line] = await newLines(before, 1);
+    const [line] = await newLines(tray, before, 1);
     expect(line).toMatch(/^127\.0\.0\.1 - - "GET \/throw HTTP\/1\.1" 500 \d+$/);
   });
 
   test("tray's own error responses are logged, with the request line when the head was read", async () => {
     const before = accessLines(tray.stderr()).length;
-    const send = async (bytes: string) => {
-      const c = await converse(tray.port);
-      try {
-        c.send(bytes);
-        await c.waitForClose();
-      } finally {
-        c.destroy();
-      }
-    };
+    const send = (bytes: string) => roundTrip(tray.port, bytes, { close: true });
     // A chunked body grows past --max-request-body-size after its head was accepted.
     await send(`POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n${"x".repeat(128)}\r\n0\r\n\r\n`);
     // These heads are refused as a whole: no request line to show (as "-").
     await send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
     await send("GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n");
-    const lines = await newLines(before, 3);
+    const lines = await newLines(tray, before, 3);
     expect(lines[0]).toMatch(/^127\.0\.0\.1 - - "POST \/upload HTTP\/1\.1" 413 \d+$/);
     expect(lines[1]).toMatch(/^127\.0\.0\.1 - - "-" 413 \d+$/);
     expect(lines[2]).toMatch(/^127\.0\.0\.1 - - "-" 400 \d+$/);
@@ -138,7 +127,7 @@ describe("--access-log to stderr, common format", () => {
     } finally {
       c.destroy();
     }
-    const [line] = await newLines(before, 1);
+    const [line] = await newLines(tray, before, 1);
     const m = /^127\.0\.0\.1 - - "GET \/stream HTTP\/1\.1" 200 (\d+)$/.exec(line);
     expect(m).not.toBeNull();
     expect(Number(m![1]) % 10).toBe(0);
@@ -151,7 +140,7 @@ describe("--access-log to stderr, common format", () => {
     c.send("GET /slow?ms=2000 HTTP/1.1\r\nHost: t\r\n\r\n");
     await Bun.sleep(200);
     c.destroy();
-    expect(await newLines(before, 1)).toEqual([`127.0.0.1 - - "GET /slow?ms=2000 HTTP/1.1" 499 -`]);
+    expect(await newLines(tray, before, 1)).toEqual([`127.0.0.1 - - "GET /slow?ms=2000 HTTP/1.1" 499 -`]);
   });
 });
 
@@ -164,14 +153,8 @@ describe("--access-log-format=combined", () => {
 
   test("adds the Referer and User-Agent, '-' when absent", async () => {
     const before = accessLines(tray.stderr()).length;
-    const c = await converse(tray.port);
-    try {
-      c.send("GET / HTTP/1.1\r\nHost: t\r\nReferer: http://example.com/from\r\nUser-Agent: tester/1.0 (x11)\r\n\r\nGET /missing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-      await c.waitForClose();
-    } finally {
-      c.destroy();
-    }
-    const lines = (await waitForAccessLines(tray.stderr, before + 2)).slice(before).map(withoutTime);
+    await roundTrip(tray.port, "GET / HTTP/1.1\r\nHost: t\r\nReferer: http://example.com/from\r\nUser-Agent: tester/1.0 (x11)\r\n\r\nGET /missing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", { close: true });
+    const lines = await newLines(tray, before, 2);
     expect(lines).toEqual([
       `127.0.0.1 - - "GET / HTTP/1.1" 200 6 "http://example.com/from" "tester/1.0 (x11)"`,
       `127.0.0.1 - - "GET /missing HTTP/1.1" 404 14 "-" "-"`,
@@ -180,21 +163,15 @@ describe("--access-log-format=combined", () => {
 
   test("quotes, backslashes and non-ASCII bytes in a field are escaped, so a request cannot forge a line", async () => {
     const before = accessLines(tray.stderr()).length;
-    const c = await converse(tray.port);
-    try {
-      c.send(Buffer.from('GET / HTTP/1.1\r\nHost: t\r\nUser-Agent: a" 200 1 "x\\y caf\xe9\r\nConnection: close\r\n\r\n', "latin1"));
-      await c.waitForClose();
-    } finally {
-      c.destroy();
-    }
-    const [line] = (await waitForAccessLines(tray.stderr, before + 1)).slice(before).map(withoutTime);
+    await roundTrip(tray.port, Buffer.from('GET / HTTP/1.1\r\nHost: t\r\nUser-Agent: a" 200 1 "x\\y caf\xe9\r\nConnection: close\r\n\r\n', "latin1"), { close: true });
+    const [line] = await newLines(tray, before, 1);
     expect(line).toBe(String.raw`127.0.0.1 - - "GET / HTTP/1.1" 200 6 "-" "a\" 200 1 \"x\\y caf\xe9"`);
   });
 
   test("with a trusted proxy the client is the address it vouched for", async () => {
     const before = accessLines(tray.stderr()).length;
     await get(tray, "/", { headers: { "x-forwarded-for": "203.0.113.9" } });
-    const [line] = (await waitForAccessLines(tray.stderr, before + 1)).slice(before).map(withoutTime);
+    const [line] = await newLines(tray, before, 1);
     expect(line).toStartWith(`203.0.113.9 - - "GET / HTTP/1.1" 200 6 `);
   });
 });
