@@ -112,3 +112,65 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     await Bun.sleep(10);
   }
 }
+
+/** A client reading a streamed response for the flow-control tests: counts what arrived and how
+ *  far that ran ahead of what it acknowledged; `inspect` may check each chunk at its offset. */
+export interface FlowReader {
+  sink: ResponseSink;
+  received: number;
+  acked: number;
+  maxAhead: number;
+  ended: boolean;
+  failed: string | null;
+}
+
+export function flowReader(inspect?: (chunk: Uint8Array, offset: number) => void): FlowReader {
+  const r: FlowReader = {
+    received: 0,
+    acked: 0,
+    maxAhead: 0,
+    ended: false,
+    failed: null,
+    sink: {
+      head() {},
+      data(chunk) {
+        inspect?.(chunk, r.received);
+        r.received += chunk.byteLength;
+        r.maxAhead = Math.max(r.maxAhead, r.received - r.acked);
+      },
+      end() {
+        r.ended = true;
+      },
+      error(status, body) {
+        r.failed = `${status} ${body}`;
+      },
+    },
+  };
+  return r;
+}
+
+/** Waits until nothing more arrives between two looks `stepMs` apart (no acks: the Worker stalls). */
+export async function untilStalled(r: FlowReader, what: string, stepMs: number): Promise<void> {
+  let last = -1;
+  await waitFor(async () => {
+    const stable = r.received > 0 && r.received === last;
+    last = r.received;
+    if (!stable) await Bun.sleep(stepMs);
+    return stable;
+  }, what);
+}
+
+/** Acknowledges what has arrived every `everyMs`, as a slow client would, until the response ends or fails. */
+export async function ackUntilDone(pool: WorkerPool, id: number, r: FlowReader, what: string, timeoutMs: number, everyMs: number): Promise<void> {
+  const timer = setInterval(() => {
+    if (r.received > r.acked) {
+      pool.ack(id, r.received - r.acked);
+      r.acked = r.received;
+    }
+  }, everyMs);
+  try {
+    await waitFor(() => r.ended || r.failed !== null, what, timeoutMs);
+  } finally {
+    clearInterval(timer);
+  }
+}

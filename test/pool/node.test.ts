@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ResponseSink } from "../../src/pool/types.ts";
-import { header, poolRequest, recordingSink, send, startPool, text, waitFor, type PoolHandle } from "./helpers.ts";
+import { ackUntilDone, flowReader, header, poolRequest, recordingSink, send, startPool, text, untilStalled, waitFor, type PoolHandle } from "./helpers.ts";
 
 const NODE_FIXTURES = join(import.meta.dir, "../fixtures/e2e/node");
 const HIGH_WATERMARK = 256 * 1024;
@@ -167,87 +166,30 @@ describe("flow control", () => {
   test("res.write() returns false and 'drain' follows once the server acknowledges; the Worker never runs far ahead", async () => {
     const total = 8 * 1024 * 1024;
     const pool = handle.pool;
-    let received = 0;
-    let acked = 0;
-    let maxAhead = 0;
-    let ended = false;
-    const sink: ResponseSink = {
-      head() {},
-      data(chunk) {
-        received += chunk.byteLength;
-        maxAhead = Math.max(maxAhead, received - acked);
-      },
-      end() {
-        ended = true;
-      },
-      error() {
-        ended = true;
-      },
-    };
-    const id = pool.dispatch(poolRequest(`/flow?tag=f1&total=${total}`), sink);
+    const r = flowReader();
+    const id = pool.dispatch(poolRequest(`/flow?tag=f1&total=${total}`), r.sink);
     // No acks: the app must be told to stop (write() === false) near the watermark.
-    let last = -1;
-    await waitFor(async () => {
-      const stable = received > 0 && received === last;
-      last = received;
-      if (!stable) await Bun.sleep(100);
-      return stable;
-    }, "the response to stall without acks");
-    expect(received).toBeLessThanOrEqual(HIGH_WATERMARK + 64 * 1024);
+    await untilStalled(r, "the response to stall without acks", 100);
+    expect(r.received).toBeLessThanOrEqual(HIGH_WATERMARK + 64 * 1024);
     const stalled = await json<{ falses: number; drains: number; written: number }>("/flow-stats?tag=f1");
     expect(stalled.falses).toBeGreaterThanOrEqual(1);
     expect(stalled.written).toBeLessThan(total);
     // Acks: 'drain' wakes the app, and the rest flows.
-    const timer = setInterval(() => {
-      if (received > acked) {
-        pool.ack(id, received - acked);
-        acked = received;
-      }
-    }, 2);
-    try {
-      await waitFor(() => ended, "the response to end", 30_000);
-    } finally {
-      clearInterval(timer);
-    }
-    expect(received).toBe(total);
-    expect(maxAhead).toBeLessThanOrEqual(HIGH_WATERMARK + 64 * 1024);
+    await ackUntilDone(pool, id, r, "the response to end", 30_000, 2);
+    expect(r.received).toBe(total);
+    expect(r.maxAhead).toBeLessThanOrEqual(HIGH_WATERMARK + 64 * 1024);
     const done = await json<{ falses: number; drains: number }>("/flow-stats?tag=f1");
     expect(done.drains).toBeGreaterThanOrEqual(done.falses);
   });
 
   test("one 8 MiB write leaves in pieces, never more than a piece past the watermark", async () => {
-    let received = 0;
-    let acked = 0;
-    let maxAhead = 0;
-    let ended = false;
-    const id = handle.pool.dispatch(poolRequest("/big-write"), {
-      head() {},
-      data(chunk) {
-        received += chunk.byteLength;
-        maxAhead = Math.max(maxAhead, received - acked);
-      },
-      end() {
-        ended = true;
-      },
-      error() {
-        ended = true;
-      },
-    });
-    const timer = setInterval(() => {
-      if (received > acked) {
-        handle.pool.ack(id, received - acked);
-        acked = received;
-      }
-    }, 2);
-    try {
-      await waitFor(() => ended, "the 8 MiB body", 30_000);
-    } finally {
-      clearInterval(timer);
-    }
-    expect(received).toBe(8 * 1024 * 1024);
+    const r = flowReader();
+    const id = handle.pool.dispatch(poolRequest("/big-write"), r.sink);
+    await ackUntilDone(handle.pool, id, r, "the 8 MiB body", 30_000, 2);
+    expect(r.received).toBe(8 * 1024 * 1024);
     // The first piece travels with the head and is counted once it leaves (Exchange), so two
     // pieces may be out before the first acknowledgement.
-    expect(maxAhead).toBeLessThanOrEqual(HIGH_WATERMARK + 2 * 1024 * 1024);
+    expect(r.maxAhead).toBeLessThanOrEqual(HIGH_WATERMARK + 2 * 1024 * 1024);
   });
 });
 

@@ -2,8 +2,7 @@
 // holds the Worker to about highWatermark of unacknowledged body, and cancel() stops the app's
 // stream and aborts request.signal.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { ResponseSink } from "../../src/pool/types.ts";
-import { poolRequest, recordingSink, send, startPool, text, waitFor, type PoolHandle } from "./helpers.ts";
+import { ackUntilDone, flowReader, poolRequest, recordingSink, send, startPool, text, untilStalled, waitFor, type PoolHandle } from "./helpers.ts";
 
 const HIGH_WATERMARK = 1024 * 1024;
 const APP_CHUNK = 64 * 1024; // the fixture's /big chunk size
@@ -26,61 +25,29 @@ describe("flow control", () => {
   test("a 64 MiB stream to a slow reader never runs more than ~highWatermark ahead of the acks", async () => {
     const total = 64 * 1024 * 1024;
     const pool = handle.pool;
-    let received = 0;
-    let acked = 0;
-    let maxAhead = 0;
     let badByte = -1;
-    let ended = false;
-    let failed: string | null = null;
-    const sink: ResponseSink = {
-      head() {},
-      data(chunk) {
-        // Byte p of the body is floor(p / 64 KiB) % 251: check the first and last of each chunk.
-        for (const p of [0, chunk.byteLength - 1]) {
-          if (chunk[p] !== Math.floor((received + p) / APP_CHUNK) % 251) badByte = received + p;
-        }
-        received += chunk.byteLength;
-        maxAhead = Math.max(maxAhead, received - acked);
-      },
-      end() {
-        ended = true;
-      },
-      error(status, body) {
-        failed = `${status} ${body}`;
-      },
-    };
-    const id = pool.dispatch(poolRequest(`/big?bytes=${total}`), sink);
+    const r = flowReader((chunk, offset) => {
+      // Byte p of the body is floor(p / 64 KiB) % 251: check the first and last of each chunk.
+      for (const p of [0, chunk.byteLength - 1]) {
+        if (chunk[p] !== Math.floor((offset + p) / APP_CHUNK) % 251) badByte = offset + p;
+      }
+    });
+    const id = pool.dispatch(poolRequest(`/big?bytes=${total}`), r.sink);
 
     // Phase 1: no acks at all. The Worker must stop at the watermark, and so must the app's stream.
-    let last = -1;
-    await waitFor(async () => {
-      const stable = received > 0 && received === last;
-      last = received;
-      if (!stable) await Bun.sleep(200);
-      return stable;
-    }, "the stream to stall without acks");
-    expect(received).toBeGreaterThanOrEqual(HIGH_WATERMARK);
-    expect(received).toBeLessThanOrEqual(HIGH_WATERMARK + 2 * APP_CHUNK);
+    await untilStalled(r, "the stream to stall without acks", 200);
+    expect(r.received).toBeGreaterThanOrEqual(HIGH_WATERMARK);
+    expect(r.received).toBeLessThanOrEqual(HIGH_WATERMARK + 2 * APP_CHUNK);
     const { produced } = await workerStats();
     // The app is read at most a couple of chunks past what was sent (ReadableStream queues one).
-    expect(produced).toBeLessThanOrEqual(received + 4 * APP_CHUNK);
+    expect(produced).toBeLessThanOrEqual(r.received + 4 * APP_CHUNK);
 
     // Phase 2: a slow client that acks what it has every few milliseconds.
-    const timer = setInterval(() => {
-      if (received > acked) {
-        pool.ack(id, received - acked);
-        acked = received;
-      }
-    }, 3);
-    try {
-      await waitFor(() => ended || failed !== null, "the 64 MiB stream to end", 60_000);
-    } finally {
-      clearInterval(timer);
-    }
-    expect(failed).toBeNull();
-    expect(received).toBe(total);
+    await ackUntilDone(pool, id, r, "the 64 MiB stream to end", 60_000, 3);
+    expect(r.failed).toBeNull();
+    expect(r.received).toBe(total);
     expect(badByte).toBe(-1);
-    expect(maxAhead).toBeLessThanOrEqual(HIGH_WATERMARK + 2 * APP_CHUNK);
+    expect(r.maxAhead).toBeLessThanOrEqual(HIGH_WATERMARK + 2 * APP_CHUNK);
     expect(pool.inFlight).toBe(0);
   });
 });
