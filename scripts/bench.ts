@@ -173,6 +173,7 @@ async function main(): Promise<void> {
     tmpDir: mkdtempSync(join(tmpdir(), "tray-bench-")),
     cores: cpus().length,
     traySource: cli.traySource,
+    commit: commitAtStart,
     log: (line) => console.log(`bench: ${line}`),
   };
   const defaultServers = cli.profile.servers;
@@ -180,83 +181,87 @@ async function main(): Promise<void> {
   const workloads = WORKLOADS.filter((w) => wanted.includes(w.name));
   const wrkReady = await ensureAptPackage("wrk", async () => Bun.which("wrk") !== null, ctx.log);
 
-  const prepared = new Map<string, PreparedServer | string>();
-  for (const s of servers) {
-    const p = await s.prepare(ctx);
-    prepared.set(s.name, p);
-    ctx.log(`${s.name}: ${typeof p === "string" ? `skipped (${p})` : p.version}`);
-  }
+  try {
+    const prepared = new Map<string, PreparedServer | string>();
+    for (const s of servers) {
+      const p = await s.prepare(ctx);
+      prepared.set(s.name, p);
+      ctx.log(`${s.name}: ${typeof p === "string" ? `skipped (${p})` : p.version}`);
+    }
 
-  const rows: ResultRow[] = [];
-  const runs = (spec: ServerSpec, workload: Workload) => spec.onlyWorkloads === undefined || spec.onlyWorkloads.includes(workload.name);
-  const total = workloads.reduce((n, w) => n + servers.filter((s) => runs(s, w)).length, 0);
-  for (const workload of workloads) {
-    for (const spec of servers) {
-      if (!runs(spec, workload)) continue;
-      const p = prepared.get(spec.name) ?? "not prepared";
-      const args = argsFor(workload, spec.name, spec.family);
-      const tag = `[${rows.length + 1}/${total}] ${workload.name} · ${spec.name}`;
-      if (typeof p === "string") {
-        rows.push({ workload: workload.name, server: spec.name, args, outcome: { status: "skipped", reason: p } });
-        continue;
-      }
-      try {
-        const logPath = join(ctx.tmpDir, `${spec.name}.${workload.name}.log`);
-        let measurement = await measure(p, workload, args, ctx, cli, logPath, wrkReady);
-        let attempts = 1;
-        while (measurement.kind === "wrk" && noise(measurement) > NOISE_OTHER_CPU_LIMIT && attempts <= cli.profile.noiseRetries) {
-          ctx.log(`${tag}: other processes took ${(noise(measurement) * 100).toFixed(0)}% of a core meanwhile; measuring again`);
-          const again = await measure(p, workload, args, ctx, cli, logPath, wrkReady);
-          attempts++;
-          if (again.kind === "wrk" && noise(again) < noise(measurement)) measurement = again;
+    const rows: ResultRow[] = [];
+    const runs = (spec: ServerSpec, workload: Workload) => spec.onlyWorkloads === undefined || spec.onlyWorkloads.includes(workload.name);
+    const total = workloads.reduce((n, w) => n + servers.filter((s) => runs(s, w)).length, 0);
+    for (const workload of workloads) {
+      for (const spec of servers) {
+        if (!runs(spec, workload)) continue;
+        const p = prepared.get(spec.name) ?? "not prepared";
+        const args = argsFor(workload, spec.name, spec.family);
+        const tag = `[${rows.length + 1}/${total}] ${workload.name} · ${spec.name}`;
+        if (typeof p === "string") {
+          rows.push({ workload: workload.name, server: spec.name, args, outcome: { status: "skipped", reason: p } });
+          continue;
         }
-        rows.push({ workload: workload.name, server: spec.name, args, attempts, outcome: { status: "ok", measurement } });
-        ctx.log(`${tag}: ${summarize(measurement)}`);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        rows.push({ workload: workload.name, server: spec.name, args, outcome: { status: "failed", reason } });
-        ctx.log(`${tag}: FAILED ${reason}`);
+        try {
+          const logPath = join(ctx.tmpDir, `${spec.name}.${workload.name}.log`);
+          let measurement = await measure(p, workload, args, ctx, cli, logPath, wrkReady);
+          let attempts = 1;
+          while (measurement.kind === "wrk" && noise(measurement) > NOISE_OTHER_CPU_LIMIT && attempts <= cli.profile.noiseRetries) {
+            ctx.log(`${tag}: other processes took ${(noise(measurement) * 100).toFixed(0)}% of a core meanwhile; measuring again`);
+            const again = await measure(p, workload, args, ctx, cli, logPath, wrkReady);
+            attempts++;
+            if (again.kind === "wrk" && noise(again) < noise(measurement)) measurement = again;
+          }
+          rows.push({ workload: workload.name, server: spec.name, args, attempts, outcome: { status: "ok", measurement } });
+          ctx.log(`${tag}: ${summarize(measurement)}`);
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          rows.push({ workload: workload.name, server: spec.name, args, outcome: { status: "failed", reason } });
+          ctx.log(`${tag}: FAILED ${reason}`);
+        }
       }
     }
-  }
 
-  const cpuModel = cpus()[0]?.model ?? "unknown CPU";
-  const facts: RunFacts = {
-    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-    profile: cli.profile,
-    cores: ctx.cores,
-    cpuModel,
-    memoryGiB: totalmem() / 1024 ** 3,
-    kernel: await text(["uname", "-r"]),
-    commit: commitAtStart,
-    wrkVersion: wrkReady ? (await text(["wrk", "-v"])).split("\n")[0].split(" [")[0] : "wrk (missing)",
-    pinCpu: cli.pin && ctx.cores > 1 ? ctx.cores - 1 : null,
-    nofile: openFileLimit().soft,
-    loadStart,
-    loadEnd: loadAverage(),
-    versions: new Map(servers.flatMap((s): Array<[string, string]> => {
-      const p = prepared.get(s.name);
-      return typeof p === "object" ? [[s.name, p.version]] : [];
-    })),
-    commands: new Map(servers.flatMap((s): Array<[string, string]> => {
-      const p = prepared.get(s.name);
-      if (typeof p !== "object") return [];
-      const launchSpec = p.launch(0, []);
-      const argv = launchSpec.argv.map((a) => a.replace(root + "/", "").replace(ctx.cacheDir, "$CACHE").replace(ctx.tmpDir, "$SCRATCH").replace(/^--port=0$/, "--port=PORT"));
-      return [[s.name, "`" + argv.map((a) => (a === "0" ? "PORT" : a)).join(" ") + "`"]];
-    })),
-    seconds: (performance.now() - started) / 1000,
-  };
-  const verdicts = checkTargets(rows, cli.profile.idleConnections);
-  const markdown = renderReport(facts, servers, workloads, rows, verdicts);
-  const complete = cli.profile === FULL && cli.only === null && cli.workloads === null;
-  const out = cli.out ?? (complete ? "bench/results.md" : "bench/last-run.md.tmp");
-  writeFileSync(out, markdown + "\n");
-  writeFileSync(out.replace(/\.md(\.tmp)?$/, ".json$1"), JSON.stringify({ facts: { ...facts, versions: Object.fromEntries(facts.versions), commands: Object.fromEntries(facts.commands) }, rows, verdicts }, null, 1) + "\n");
-  console.log("\n" + markdown);
-  // The HEAD export (--tray=head) holds a ~100 MB binary; the logs are small and kept for reading.
-  rmSync(join(ctx.tmpDir, "tray-head"), { recursive: true, force: true });
-  ctx.log(`wrote ${out}; server logs in ${ctx.tmpDir}`);
+    const cpuModel = cpus()[0]?.model ?? "unknown CPU";
+    const facts: RunFacts = {
+      date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      profile: cli.profile,
+      cores: ctx.cores,
+      cpuModel,
+      memoryGiB: totalmem() / 1024 ** 3,
+      kernel: await text(["uname", "-r"]),
+      commit: commitAtStart,
+      wrkVersion: wrkReady ? (await text(["wrk", "-v"])).split("\n")[0].split(" [")[0] : "wrk (missing)",
+      pinCpu: cli.pin && ctx.cores > 1 ? ctx.cores - 1 : null,
+      nofile: openFileLimit().soft,
+      loadStart,
+      loadEnd: loadAverage(),
+      versions: new Map(servers.flatMap((s): Array<[string, string]> => {
+        const p = prepared.get(s.name);
+        return typeof p === "object" ? [[s.name, p.version]] : [];
+      })),
+      commands: new Map(servers.flatMap((s): Array<[string, string]> => {
+        const p = prepared.get(s.name);
+        if (typeof p !== "object") return [];
+        const launchSpec = p.launch(0, []);
+        const argv = launchSpec.argv.map((a) => a.replace(root + "/", "").replace(ctx.cacheDir, "$CACHE").replace(ctx.tmpDir, "$SCRATCH").replace(/^--port=0$/, "--port=PORT"));
+        return [[s.name, "`" + argv.map((a) => (a === "0" ? "PORT" : a)).join(" ") + "`"]];
+      })),
+      seconds: (performance.now() - started) / 1000,
+    };
+    const verdicts = checkTargets(rows, cli.profile.idleConnections);
+    const markdown = renderReport(facts, servers, workloads, rows, verdicts);
+    const complete = cli.profile === FULL && cli.only === null && cli.workloads === null;
+    const out = cli.out ?? (complete ? "bench/results.md" : "bench/last-run.md.tmp");
+    writeFileSync(out, markdown + "\n");
+    writeFileSync(out.replace(/\.md(\.tmp)?$/, ".json$1"), JSON.stringify({ facts: { ...facts, versions: Object.fromEntries(facts.versions), commands: Object.fromEntries(facts.commands) }, rows, verdicts }, null, 1) + "\n");
+    console.log("\n" + markdown);
+    ctx.log(`wrote ${out}; server logs in ${ctx.tmpDir}`);
+  } finally {
+    // The HEAD export (--tray=head) holds a ~100 MB binary, even after a failed run; the logs are
+    // small and kept for reading.
+    rmSync(join(ctx.tmpDir, "tray-head"), { recursive: true, force: true });
+  }
 }
 
 await main();

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ensureAptPackage } from "./apt.ts";
 import { expressServers } from "./express.ts";
 import type { LaunchSpec } from "./process.ts";
-import { buildTray, exportHead, headCommit } from "./source.ts";
+import { buildTray, exportHead } from "./source.ts";
 import type { TraySource } from "./source.ts";
 
 export type Family = "tray" | "bun" | "node" | "deno" | "waitress" | "express";
@@ -24,6 +24,8 @@ export interface BenchContext {
   cores: number;
   /** Which tray to measure: the working tree built, HEAD built in tmpDir, or dist/tray as it is. */
   traySource: TraySource;
+  /** HEAD's short commit id when the run started: the report header and tray's version line name the same one. */
+  commit: string;
   log: (line: string) => void;
 }
 
@@ -73,7 +75,7 @@ async function prepareTray(ctx: BenchContext): Promise<string | { binary: string
     let binary = join(ctx.root, "dist/tray");
     let origin = "dist/tray as found";
     try {
-      const commit = await headCommit(ctx.root);
+      const commit = ctx.commit;
       if (ctx.traySource === "head") {
         ctx.log(`building tray from HEAD (${commit}) in ${ctx.tmpDir} ...`);
         binary = await buildTray(await exportHead(ctx.root, join(ctx.tmpDir, "tray-head")), bunPath(ctx));
@@ -91,6 +93,23 @@ async function prepareTray(ctx: BenchContext): Promise<string | { binary: string
     const version = await output([binary, "--version"]);
     return version === null ? `${binary} --version failed` : { binary, version: `${version}, ${origin}` };
   });
+}
+
+/** A server that is one script of scripts/bench/apps run by the project's Bun: `bun SCRIPT HOST PORT`. */
+function bunScriptServer(name: string, label: string, script: string): ServerSpec {
+  return {
+    name,
+    label,
+    family: "bun",
+    prepare: async (ctx) => {
+      const version = await memo("bun-version", () => output([bunPath(ctx), "--version"]));
+      if (version === null) return "node_modules/.bin/bun does not run (npm install?)";
+      return {
+        version: `bun ${version}`,
+        launch: (port, extraArgs) => ({ argv: [bunPath(ctx), script, HOST, String(port), ...extraArgs], cwd: ctx.appsDir }),
+      };
+    },
+  };
 }
 
 function trayServer(name: string, threads: (ctx: BenchContext) => number): ServerSpec {
@@ -148,47 +167,9 @@ const SYSTEM_PYTHON = "/usr/bin/python3";
 export const SERVERS: ServerSpec[] = [
   trayServer("tray", (ctx) => ctx.cores),
   trayServer("tray-1", () => 1),
-  {
-    name: "bun-serve",
-    label: "Bun.serve",
-    family: "bun",
-    baseline: true,
-    prepare: async (ctx) => {
-      const version = await output([bunPath(ctx), "--version"]);
-      if (version === null) return "node_modules/.bin/bun does not run (npm install?)";
-      return {
-        version: `bun ${version}`,
-        launch: (port, extraArgs) => ({ argv: [bunPath(ctx), "bun-serve.mjs", HOST, String(port), ...extraArgs], cwd: ctx.appsDir }),
-      };
-    },
-  },
-  {
-    name: "bun-node-http",
-    label: "Bun node:http",
-    family: "bun",
-    prepare: async (ctx) => {
-      const version = await output([bunPath(ctx), "--version"]);
-      if (version === null) return "node_modules/.bin/bun does not run (npm install?)";
-      return {
-        version: `bun ${version}`,
-        launch: (port, extraArgs) => ({ argv: [bunPath(ctx), "node-http.mjs", HOST, String(port), ...extraArgs], cwd: ctx.appsDir }),
-      };
-    },
-  },
-  {
-    name: "bun-net",
-    label: "Bun node:net, canned reply (ceiling)",
-    family: "bun",
-    onlyWorkloads: ["hello", "pipelined", "close"],
-    prepare: async (ctx) => {
-      const version = await output([bunPath(ctx), "--version"]);
-      if (version === null) return "node_modules/.bin/bun does not run (npm install?)";
-      return {
-        version: `bun ${version}`,
-        launch: (port, extraArgs) => ({ argv: [bunPath(ctx), "net-ceiling.mjs", HOST, String(port), ...extraArgs], cwd: ctx.appsDir }),
-      };
-    },
-  },
+  { ...bunScriptServer("bun-serve", "Bun.serve", "bun-serve.mjs"), baseline: true },
+  bunScriptServer("bun-node-http", "Bun node:http", "node-http.mjs"),
+  { ...bunScriptServer("bun-net", "Bun node:net, canned reply (ceiling)", "net-ceiling.mjs"), onlyWorkloads: ["hello", "pipelined", "close"] },
   {
     name: "node-http",
     label: "Node node:http",
