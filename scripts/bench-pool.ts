@@ -5,7 +5,7 @@
 // is reported.
 // It measures the cross-thread protocol and the Worker's request/response path, which bound what
 // the server can reach; compare runs before and after a change to src/pool.
-import { readFileSync, readdirSync } from "node:fs";
+import { threadCpuSeconds } from "./bench/process.ts";
 import { WorkerPool } from "../src/pool/pool.ts";
 import type { PoolRequest, ResponseSink } from "../src/pool/types.ts";
 
@@ -32,18 +32,7 @@ const request: PoolRequest = {
 
 /** CPU seconds per thread of this process (Linux /proc; empty elsewhere), keyed "tid name". */
 function threadCpu(): Map<string, number> {
-  const times = new Map<string, number>();
-  try {
-    for (const tid of readdirSync("/proc/self/task")) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const fields = stat.slice(close + 2).split(" ");
-      times.set(`${tid} ${stat.slice(stat.indexOf("(") + 1, close)}`, (Number(fields[11]) + Number(fields[12])) / 100);
-    }
-  } catch {
-    // not Linux: no per-thread figures
-  }
-  return times;
+  return new Map(threadCpuSeconds("self").map((t) => [`${t.tid} ${t.name}`, t.seconds]));
 }
 
 /** "main 1.9 s, Workers 1.2 s, other 0.3 s" between two threadCpu() snapshots. */

@@ -110,15 +110,41 @@ interface ProcStat {
   cpuTicks: number; // utime + stime
 }
 
+/** A /proc stat line's fields after the parenthesised command name (which may itself contain
+ *  spaces or ')'): ppid is [1], utime [11] and stime [12], in clock ticks (100 per second). */
+function statFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
+}
+
 function readStat(pid: number): ProcStat | null {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name (which may itself contain spaces or ')').
-    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const rest = statFields(readFileSync(`/proc/${pid}/stat`, "utf8"));
     return { pid, ppid: Number(rest[1]), cpuTicks: Number(rest[11]) + Number(rest[12]) };
   } catch {
     return null;
   }
+}
+
+/** Each thread of a process (pid, or "self") with its name and CPU seconds so far; empty where
+ *  there is no /proc (not Linux). */
+export function threadCpuSeconds(pid: number | "self"): { tid: string; name: string; seconds: number }[] {
+  const threads: { tid: string; name: string; seconds: number }[] = [];
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const tid of tids) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const rest = statFields(text);
+      threads.push({ tid, name: text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")), seconds: (Number(rest[11]) + Number(rest[12])) / 100 });
+    } catch {
+      // the thread exited
+    }
+  }
+  return threads;
 }
 
 /** pid and all its descendants, found by scanning /proc for parent links. */

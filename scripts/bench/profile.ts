@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FULL } from "./config.ts";
-import { freePort, launch, machineCpu, sleep, stop, waitReady } from "./process.ts";
+import { freePort, launch, machineCpu, sleep, stop, threadCpuSeconds, waitReady } from "./process.ts";
 import { exportHead, headCommit } from "./source.ts";
 import { WORKLOADS } from "./workloads.ts";
 import type { WrkWorkload } from "./workloads.ts";
@@ -39,19 +39,11 @@ interface CpuProfile {
 
 function threadTimes(pid: number): Map<string, { threads: number; seconds: number }> {
   const byName = new Map<string, { threads: number; seconds: number }>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const seconds = (Number(rest[11]) + Number(rest[12])) / 100;
-      const entry = byName.get(name) ?? { threads: 0, seconds: 0 };
-      entry.threads++;
-      entry.seconds += seconds;
-      byName.set(name, entry);
-    } catch {
-      // thread exited
-    }
+  for (const { name, seconds } of threadCpuSeconds(pid)) {
+    const entry = byName.get(name) ?? { threads: 0, seconds: 0 };
+    entry.threads++;
+    entry.seconds += seconds;
+    byName.set(name, entry);
   }
   return byName;
 }
