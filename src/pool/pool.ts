@@ -462,9 +462,9 @@ export class WorkerPool {
     const wasReady = slot.state === READY;
     this.detach(slot);
     worker?.terminate();
+    const body = this.options.exposeTracebacks ? `${BODY_APP_ERROR}\n\nThe worker running the app died: ${reason}` : BODY_APP_ERROR;
     if (slot.retired) {
       // A replaced Worker is not replaced again: what it held fails, the new Worker serves on.
-      const body = this.options.exposeTracebacks ? `${BODY_APP_ERROR}\n\nThe worker running the app died: ${reason}` : BODY_APP_ERROR;
       const failed = this.failAll(slot, STATUS_APP_ERROR, body, () => true);
       this.options.log(`worker ${slot.index} (replaced by a reload) died (${reason}); ${failed} request(s) in flight on it failed`);
       this.retire(slot);
@@ -478,7 +478,6 @@ export class WorkerPool {
     }
     if (this.closed) return;
     const posted = slot.posted;
-    const body = this.options.exposeTracebacks ? `${BODY_APP_ERROR}\n\nThe worker running the app died: ${reason}` : BODY_APP_ERROR;
     const failed = this.failAll(slot, STATUS_APP_ERROR, body, (id) => id <= posted);
     if (wasReady) {
       this.options.log(`worker ${slot.index} died (${reason}); ${failed} request(s) in flight on it failed; starting a replacement`);
