@@ -31,7 +31,6 @@ describe("defaults", () => {
     port: 8080,
     ipv4: true,
     ipv6: true,
-    threads: 4,
     trustedProxy: null,
     trustedProxyCount: 1,
     trustedProxyHeaders: [],
@@ -65,6 +64,9 @@ describe("defaults", () => {
     const o = parseApp();
     expect(o).toMatchObject(WAITRESS_DEFAULTS);
     expect(o).toMatchObject({ app: "app.ts", call: false, interface: "auto", listen: [], shutdownTimeout: 30, help: false, version: false });
+    // Not Waitress's 4: Waitress's threads share one app, tray's Workers are copies of it.
+    expect(o.threads).toBe(1);
+    expect(o.headerTimeout).toBe(20);
     // Beyond Waitress, off or Waitress-like by default: no access log, plain-text lines, no reload.
     expect(o).toMatchObject({ accessLog: null, accessLogFormat: "common", logFormat: "text", reload: false });
     expect(o.warnings).toEqual([]);
@@ -84,7 +86,7 @@ describe("defaults", () => {
   test.skipIf(!existsSync(`${waitressDir}/adjustments.py`))("defaults match the installed Waitress's Adjustments", () => {
     const script = `import sys, json; sys.path.insert(0, "/usr/lib/python3/dist-packages")
 from waitress.adjustments import Adjustments as A
-print(json.dumps({k: getattr(A, k) for k in ["host","port","threads","backlog","recv_bytes","send_bytes","outbuf_overflow","outbuf_high_watermark","inbuf_overflow","connection_limit","cleanup_interval","channel_timeout","log_socket_errors","max_request_header_size","max_request_body_size","expose_tracebacks","unix_socket_perms","asyncore_loop_timeout","asyncore_use_poll","ipv4","ipv6","channel_request_lookahead","url_scheme","url_prefix","log_untrusted_proxy_headers"]}))`;
+print(json.dumps({k: getattr(A, k) for k in ["host","port","backlog","recv_bytes","send_bytes","outbuf_overflow","outbuf_high_watermark","inbuf_overflow","connection_limit","cleanup_interval","channel_timeout","log_socket_errors","max_request_header_size","max_request_body_size","expose_tracebacks","unix_socket_perms","asyncore_loop_timeout","asyncore_use_poll","ipv4","ipv6","channel_request_lookahead","url_scheme","url_prefix","log_untrusted_proxy_headers"]}))`;
     const r = Bun.spawnSync(["python3", "-c", script]);
     expect(r.exitCode).toBe(0);
     const w = JSON.parse(r.stdout.toString()) as Record<string, unknown>;
@@ -127,6 +129,7 @@ describe("every option is parsed", () => {
     [["--connection-limit=1000"], "connectionLimit", 1000],
     [["--cleanup-interval=5"], "cleanupInterval", 5],
     [["--channel-timeout=10"], "channelTimeout", 10],
+    [["--header-timeout=5"], "headerTimeout", 5],
     [["--channel-request-lookahead=5"], "channelRequestLookahead", 5],
     [["--no-log-socket-errors"], "logSocketErrors", false],
     [["--max-request-header-size=8K"], "maxRequestHeaderSize", 8192],
@@ -296,6 +299,7 @@ describe("bad values are UsageErrors with one sentence", () => {
     [["--connection-limit=0"], "--connection-limit"],
     [["--cleanup-interval=0"], "--cleanup-interval"],
     [["--channel-timeout=-5"], "--channel-timeout"],
+    [["--header-timeout=0"], "--header-timeout"],
     [["--channel-request-lookahead=x"], "--channel-request-lookahead"],
     [["--recv-bytes=0"], "--recv-bytes"],
     [["--inbuf-overflow=1KB2"], "--inbuf-overflow"],

@@ -137,6 +137,11 @@ export class RequestParser implements PendingBytes {
     return this.state === State.Dead;
   }
 
+  /** Part of a request head has arrived and the rest has not (its deadline is running). */
+  get inHead(): boolean {
+    return this.state === State.Head && this.end > this.pos;
+  }
+
   feed(chunk: Uint8Array): ParserEvent[] {
     if (this.state === State.Dead || this.state === State.Closed || chunk.byteLength === 0) return [];
     const moved = appendChunk(this, chunk);

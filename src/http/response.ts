@@ -1,4 +1,5 @@
-// Serialising a response head and the chunked coding (RFC 9112 §4, §6, §7.1).
+// Serialising a response head (RFC 9112 §4): the status line, the app's fields, then the fields
+// tray owns. Which framing fields to send is the response writer's decision (response-writer.ts).
 // Strategy: the head is built as one latin-1 string and converted once, so a response costs one
 // allocation for its head. Names and values from the app are checked here, at the last moment
 // before they reach the wire, so no app can split a response (CR/LF/NUL injection).
@@ -14,9 +15,6 @@ export class ResponseHeaderError extends Error {
   }
 }
 
-/** How the body is delimited (RFC 9112 §6.3). "none": no body may follow (HEAD, 1xx, 204, 304). */
-export type Framing = "length" | "chunked" | "close" | "none";
-
 export interface ResponseHeadInit {
   status: number;
   statusText?: string;
@@ -25,14 +23,14 @@ export interface ResponseHeadInit {
   date: string;
   /** Server header value; "" sends none. */
   server: string;
-  framing: Framing;
-  contentLength?: number;
+  /** The Content-Length field's value, or null for none (the writer decided). */
+  contentLength: number | null;
+  /** Transfer-Encoding: chunked. */
+  chunked: boolean;
+  /** False: Connection: close. */
   keepAlive: boolean;
   versionMinor: number;
 }
-
-export const CRLF = new Uint8Array([0x0d, 0x0a]);
-export const LAST_CHUNK = new Uint8Array([0x30, 0x0d, 0x0a, 0x0d, 0x0a]);
 
 /** Fields tray owns: an app's copy would contradict the framing tray chose (RFC 9112 §6.1, §9.6). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "date", "server", "upgrade", "proxy-connection", "te", "trailer"]);
@@ -67,19 +65,11 @@ export function serializeResponseHead(init: ResponseHeadInit): Uint8Array {
   }
   if (init.server !== "") head += `Server: ${init.server}\r\n`;
   head += `Date: ${init.date}\r\n`;
-  // A HEAD response may carry the Content-Length a GET would have had (RFC 9110 §8.6).
-  if (init.framing === "length" || (init.framing === "none" && init.contentLength !== undefined)) {
-    head += `Content-Length: ${init.contentLength ?? 0}\r\n`;
-  }
-  else if (init.framing === "chunked") head += "Transfer-Encoding: chunked\r\n";
+  if (init.contentLength !== null) head += `Content-Length: ${init.contentLength}\r\n`;
+  else if (init.chunked) head += "Transfer-Encoding: chunked\r\n";
   // RFC 9112 §9.3: HTTP/1.1 persists by default; HTTP/1.0 only with an explicit keep-alive.
-  if (!init.keepAlive || init.framing === "close") head += "Connection: close\r\n";
+  if (!init.keepAlive) head += "Connection: close\r\n";
   else if (init.versionMinor === 0) head += "Connection: keep-alive\r\n";
   head += "\r\n";
   return Buffer.from(head, "latin1");
-}
-
-/** RFC 9112 §7.1: chunk-size in hex, then CRLF; the data and its CRLF follow. */
-export function chunkHeader(size: number): Uint8Array {
-  return Buffer.from(size.toString(16) + "\r\n", "latin1");
 }

@@ -9,7 +9,8 @@ import { lookup } from "node:dns/promises";
 import { PORT_MAX } from "./table.ts";
 import type { ListenAddress, Options } from "./types.ts";
 import { UsageError, quote } from "./usage-error.ts";
-import { UINT_RE, canonicalIp } from "./values.ts";
+import { canonicalIp } from "../http/ip-address.ts";
+import { UINT_RE } from "./values.ts";
 
 /** Longest unix socket path in bytes: sockaddr_un.sun_path less its NUL (108 on Linux, 104 on BSD/macOS). */
 export const UNIX_PATH_MAX = process.platform === "linux" ? 107 : 103;

@@ -4,9 +4,8 @@
 // reading (argv.ts), validation (../options.ts) and --help (help.ts) all read it, so an option
 // is declared in exactly one place. The upper bounds on values live here too.
 import { APP_INTERFACES } from "../app/interfaces.ts";
-import { ACCESS_LOG_FORMATS, ACCESS_LOG_STDERR } from "../server/access-log.ts";
-import { LOG_FORMATS } from "../server/log.ts";
 import type { Options } from "./types.ts";
+import { ACCESS_LOG_FORMATS, ACCESS_LOG_STDERR, LOG_FORMATS } from "./types.ts";
 import {
   PROXY_HEADER_NAMES,
   bytesParser,
@@ -159,15 +158,16 @@ const ENTRIES: Entry[] = [
   bool("clear-untrusted-proxy-headers", "clearUntrustedProxyHeaders", true, "proxy", "Remove untrusted proxy headers before the app sees the request."),
 
   // Tuning options
-  int("threads", "threads", 4, 1, THREADS_MAX, "tuning", "Number of Worker threads running the app; each runs many requests concurrently."),
+  int("threads", "threads", 1, 1, THREADS_MAX, "tuning", "Number of Workers running the app. Each Worker is a separate copy of the app with its own memory (as gunicorn's workers and `deno serve --parallel` are): state kept in module variables or an in-memory session store is not shared between them. One Worker already runs many requests at once; raise this only for CPU-bound handlers, about one per core. (Waitress's 4 threads share one app, so tray's default is 1.)"),
   int("backlog", "backlog", 1024, 1, PORT_MAX, "tuning", "Connection backlog passed to listen()."),
   bytes("recv-bytes", "recvBytes", 8192, 1, "tuning", "Bytes to read from a socket at a time, where the runtime allows choosing.", GIB),
   bytes("outbuf-overflow", "outbufOverflow", 1 * MIB, 0, "tuning", "Pending response output above this many bytes is spilled to a temporary file."),
   bytes("outbuf-high-watermark", "outbufHighWatermark", 16 * MIB, 1, "tuning", "Pause reading the app's response stream while more than this many bytes are waiting to be sent."),
   bytes("inbuf-overflow", "inbufOverflow", 512 * KIB, 0, "tuning", "Request bodies larger than this are buffered in a temporary file instead of memory."),
-  int("connection-limit", "connectionLimit", 100, 1, COUNT_MAX, "tuning", "While this many connections are open, new ones wait unserved (never dropped) until one closes."),
+  int("connection-limit", "connectionLimit", 100, 1, COUNT_MAX, "tuning", "While this many connections are open (WebSocket connections count too), new ones wait unserved until one closes; past --backlog waiting ones, new connections are reset. A connection waiting at the limit makes tray close the open connection that has spent longest on an unfinished request head (408) or idle between requests, so slow clients cannot hold every slot."),
   seconds("cleanup-interval", "cleanupInterval", 30, 1, "tuning", "Seconds between sweeps for inactive connections (see --channel-timeout)."),
   seconds("channel-timeout", "channelTimeout", 120, 1, "tuning", "Seconds a connection may be inactive (nothing received and nothing sent) before it is closed."),
+  seconds("header-timeout", "headerTimeout", 20, 1, "tuning", "Seconds a client has to send a complete request head, from its first byte (or from connecting, for the first request); past it tray answers 408 and closes. Unlike --channel-timeout, bytes trickling in do not extend it (slowloris). (Not in Waitress; nginx's client_header_timeout, Node's headersTimeout.)"),
   int("channel-request-lookahead", "channelRequestLookahead", 0, 0, COUNT_MAX, "tuning", "Pipelined requests to read ahead while a request is being processed, so that a client that hung up is noticed."),
   bool("log-socket-errors", "logSocketErrors", true, "tuning", "Log premature client disconnects."),
   bytes("max-request-header-size", "maxRequestHeaderSize", 256 * KIB, 1, "tuning", "Largest request head (request line and header fields) accepted; larger gets 431."),

@@ -3,8 +3,17 @@
 // OPTION_TABLE entry (table.ts); parseOptions() derives those two. Kept apart from the code so
 // the server layer can import the types without loading the option table.
 import type { AppInterface } from "../app/interfaces.ts";
-import type { AccessLogFormat } from "../server/access-log.ts";
-import type { LogFormat } from "../server/log.ts";
+
+/** --access-log-format's values: Apache's common and combined formats. */
+export const ACCESS_LOG_FORMATS = ["common", "combined"] as const;
+export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
+
+/** --access-log's value meaning standard error. */
+export const ACCESS_LOG_STDERR = "-";
+
+/** --log-format's values: plain lines (Waitress's way) or one JSON object per line. */
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export type ListenAddress =
   | { kind: "tcp"; host: string; port: number } // host is an IP literal or name, "::" / "0.0.0.0" for wildcards
@@ -43,6 +52,8 @@ export interface Options {
   connectionLimit: number;
   cleanupInterval: number; // seconds
   channelTimeout: number; // seconds
+  /** Beyond Waitress: seconds a request head may take from its first byte (408 past it). */
+  headerTimeout: number;
   channelRequestLookahead: number;
   logSocketErrors: boolean;
   maxRequestHeaderSize: number;

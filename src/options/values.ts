@@ -4,6 +4,7 @@
 // start-up with one sentence naming the option, the value and what is accepted, never later at
 // request time. Parsers are plain functions, or factories taking the option's name and range
 // for the message; OPTION_TABLE (table.ts) attaches one to each valued option.
+import { canonicalIp } from "../http/ip-address.ts";
 import { isIP } from "node:net";
 import { UsageError, quote } from "./usage-error.ts";
 
@@ -113,14 +114,6 @@ export function parseNonEmpty(name: string, what: string) {
   };
 }
 
-/** Canonical text of an IP literal (bare or bracketed IPv6, or IPv4), or null. */
-export function canonicalIp(raw: string): string | null {
-  const bare = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
-  const family = isIP(bare);
-  if (family === 4 && bare === raw) return bare;
-  if (family === 6 && !bare.includes("%")) return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-  return null;
-}
 
 // Waitress compares this with the peer's address string, so it must be an address: a host name
 // would never match. "localhost" is Waitress's peer address for unix-socket connections.

@@ -11,7 +11,10 @@
 // unknown, unless the app declared Content-Length). So a static body is always sized, and a
 // stream (SSE) gets its head and first chunk out at the end of the turn that produced them.
 // A HEAD request's response never carries body bytes: its bodyLength is the app's Content-Length
-// or the length of a body that ended within the turn, else unknown, and a longer body is cancelled.
+// or the length of a non-empty body that ended within the turn, else unknown (a made-up 0 would
+// be false, RFC 9110 §9.3.2), and a longer body is cancelled. The framing rules themselves are
+// the response writer's (src/http/response-writer.ts), imported, not decided again here.
+import { bodyAllowed, bodyLengthError } from "../http/response-writer.ts";
 import { openBodyFile, type BodyFile } from "./body-file.ts";
 import { BODY_APP_ERROR, DATA_PIECE_MAX, STATUS_APP_ERROR } from "./limits.ts";
 import { OP_DATA, OP_END, OP_ERROR, OP_HEAD, OP_RESPONSE, type Outbox } from "./protocol.ts";
@@ -86,7 +89,7 @@ export class Exchange {
     this.host = host;
     this.id = id;
     this.request = request;
-    this.isHead = request.method === "HEAD";
+    this.isHead = !bodyAllowed(request.method, 200);
   }
 
   get finished(): boolean {
@@ -112,8 +115,9 @@ export class Exchange {
   sendData(chunk: Uint8Array, owned: boolean): void {
     if (this.state === DONE || chunk.byteLength === 0) return;
     this.sent += chunk.byteLength;
-    if (this.declared >= 0 && this.sent > this.declared) {
-      this.fail(new Error(`the app sent more body than its Content-Length: ${this.declared}`));
+    const tooLong = this.declared >= 0 ? bodyLengthError(this.declared, this.sent, false) : null;
+    if (tooLong !== null) {
+      this.fail(new Error(tooLong));
       return;
     }
     if (this.state === IDLE) {
@@ -152,8 +156,9 @@ export class Exchange {
       return;
     }
     const length = body.byteLength;
-    if (this.declared >= 0 && length !== this.declared) {
-      this.fail(new Error(`the app's body has ${length} bytes, its Content-Length says ${this.declared}`));
+    const wrong = this.declared >= 0 ? bodyLengthError(this.declared, length, true) : null;
+    if (wrong !== null) {
+      this.fail(new Error(wrong));
       return;
     }
     this.sent = length;
@@ -171,16 +176,18 @@ export class Exchange {
   /** The body ended. */
   end(): void {
     if (this.state === DONE) return;
-    if (this.declared >= 0 && this.sent !== this.declared) {
-      this.fail(new Error(`the app's body ended after ${this.sent} of the ${this.declared} bytes its Content-Length promised`));
+    const short = this.declared >= 0 ? bodyLengthError(this.declared, this.sent, true) : null;
+    if (short !== null) {
+      this.fail(new Error(short));
       return;
     }
     const out = this.host.outbox;
     if (this.state === STREAMING) {
       out.fields.push(OP_END, this.id);
     } else if (this.isHead) {
-      // RFC 9110 §9.3.2: the length a GET would have had — the app's own word, else the count.
-      this.pushHead(this.headLength >= 0 ? this.headLength : this.sent);
+      // RFC 9110 §9.3.2: the length a GET would have had — the app's own word, else the count of
+      // a body it gave; no body and no word: unknown, so no Content-Length at all.
+      this.pushHead(this.headLength >= 0 ? this.headLength : this.sent > 0 ? this.sent : -1);
       out.fields.push(OP_END, this.id);
     } else {
       this.pushHeadFields(OP_RESPONSE);

@@ -26,6 +26,7 @@ import {
   STATUS_UNAVAILABLE,
 } from "./limits.ts";
 import {
+  OP_ABORT,
   OP_ACK,
   OP_CANCEL,
   OP_DATA,
@@ -126,6 +127,15 @@ export class WorkerPool {
     // The Worker may still be reading the body's file until it sees the cancel: never reuse it.
     entry.releaseBody?.(false);
     slot.outbox.fields.push(OP_CANCEL, id);
+    this.scheduleFlush();
+  }
+
+  /** The client half-closed (RFC 9112 §9.6) while request `id` runs: it will send nothing more, so
+   *  request.signal aborts (as Go cancels a request's context on EOF), yet the answer still goes out. */
+  abort(id: number): void {
+    const slot = this.owner(id);
+    if (slot === null) return;
+    slot.outbox.fields.push(OP_ABORT, id);
     this.scheduleFlush();
   }
 

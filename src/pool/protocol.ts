@@ -30,6 +30,8 @@ export const OP_REQUEST = 2;
 export const OP_ACK = 3;
 /** [OP_CANCEL, id] — the client went away. */
 export const OP_CANCEL = 4;
+/** [OP_ABORT, id] — the client sent its FIN: request.signal aborts, the response is still wanted. */
+export const OP_ABORT = 5;
 
 // Worker -> main thread
 /** [OP_READY, note] — the app is loaded; note: what --interface=auto chose ("" for nothing to say). */

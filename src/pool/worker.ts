@@ -12,6 +12,7 @@ import { installFetchGlobals } from "./fetch-globals.ts";
 import { runFetch } from "./fetch-interface.ts";
 import { runNode } from "./node-interface.ts";
 import {
+  OP_ABORT,
   OP_ACK,
   OP_CANCEL,
   OP_FATAL,
@@ -135,6 +136,9 @@ function receive(message: Message): void {
       i += 3;
     } else if (op === OP_CANCEL) {
       exchanges.get(f[i + 1] as number)?.cancel();
+      i += 2;
+    } else if (op === OP_ABORT) {
+      exchanges.get(f[i + 1] as number)?.abort.abort();
       i += 2;
     } else {
       throw new Error(`bug: unknown op ${op} from the main thread`);

@@ -21,11 +21,8 @@
 
 import { closeSync, openSync, write, writeSync } from "node:fs";
 
-export const ACCESS_LOG_FORMATS = ["common", "combined"] as const;
-export type AccessLogFormat = (typeof ACCESS_LOG_FORMATS)[number];
-
-/** --access-log's value meaning standard error. */
-export const ACCESS_LOG_STDERR = "-";
+import type { AccessLogFormat } from "../options/types.ts";
+import { ACCESS_LOG_STDERR } from "../options/types.ts";
 
 /** Longest a line waits before it is written (a tail -f sees it this late at most). */
 export const ACCESS_LOG_FLUSH_MS = 50;

@@ -1,34 +1,41 @@
-// One client connection (Waitress's channel), on the main thread.
+// One client connection (Waitress's channel), on the main thread: a queue of exchanges over a
+// thin socket adapter.
 //
-// Strategy: socket bytes go through the parser; each request becomes an Exchange in a queue.
-// A request is dispatched to the Worker pool only once its body is whole; up to
-// 1 + --channel-request-lookahead requests of a connection run at once, and responses are
-// written strictly in request order (RFC 9112 §9.3.2). Each response collects its bytes in an
-// OutputBuffer; flush() moves the front response's bytes into the socket while the socket holds
-// less than --outbuf-overflow, and acknowledges them to the pool (flow control). All writes of one
-// turn go out as one socket.write (one syscall per batch, not per chunk).
+// Strategy: socket bytes go through the parser; each request head becomes an Exchange at the back
+// of the queue and moves through its named states (exchange.ts). A request is dispatched to the
+// Worker pool once its body is whole; up to --channel-request-lookahead + 1 run at once, and
+// responses are written strictly in request order (RFC 9112 §9.3.2). Each response's wire bytes
+// come from its ResponseWriter (src/http/response-writer.ts: the one place framing is decided)
+// into its OutputBuffer; flush() moves the front response's bytes into the socket while the
+// socket holds less than --outbuf-overflow, acknowledges them to the pool (flow control), and
+// writes one turn's parts as one socket write.
 //
-// Beside it: the Exchange record (exchange.ts), how a response body is framed
-// (response-framing.ts) and how a batch of parts reaches the socket (socket-write.ts).
+// The connection itself is Open (reading requests), Closing (no more requests are read; those
+// queued are answered, then tray ends its side), Lingering (tray's side is ended; the client has
+// CLOSE_LINGER_MS to close its own, RFC 9112 §9.6) or Closed. Time comes from an injected clock
+// and deadlines are checked by tick(), so tests drive timeouts without sleeping.
+//
+// The socket is anything with ConnectionSocket's methods; attachSocket() (socket-adapter.ts)
+// routes a node:net socket's events to receive(), receiveEnd(), writable() and closed().
 
-import type { Socket } from "node:net";
 import type { RequestHead } from "../http/parser.ts";
 import { RequestParser } from "../http/parser.ts";
 import type { ProtocolError } from "../http/errors.ts";
-import { ResponseHeaderError, serializeResponseHead } from "../http/response.ts";
-import type { WorkerPool } from "../pool/pool.ts";
+import { ResponseHeaderError } from "../http/response.ts";
+import { CONTINUE, ResponseFramingError, ResponseWriter } from "../http/response-writer.ts";
 import type { PoolRequest, ResponseSink } from "../pool/types.ts";
-import type { Options } from "../options/types.ts";
 import type { BodyFiles } from "./body-files.ts";
 import type { Exchange } from "./exchange.ts";
-import { newExchange } from "./exchange.ts";
-import { pushChunk, pushLastChunk, responseContentLength, responseFraming } from "./response-framing.ts";
+import { ExchangeState, newExchange } from "./exchange.ts";
 import { writeParts } from "./socket-write.ts";
+import type { WritableSocket } from "./socket-write.ts";
 import { errorBody, errorResponse } from "./error-response.ts";
 import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
+import type { Log } from "./log.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
+import type { ConnectionSettings } from "./settings.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
@@ -39,12 +46,35 @@ export const CLOSE_LINGER_MS = 2000;
 /** RFC 9110 §9.2.1: methods whose requests may run side by side. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
-const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+/** What the connection needs of its socket (node:net's Socket has all of it). */
+export interface ConnectionSocket extends WritableSocket {
+  end(): void;
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface Clock {
+  /** Milliseconds, monotonic enough for deadlines. */
+  now(): number;
+}
+
+export const SYSTEM_CLOCK: Clock = { now: () => performance.now() };
+
+/** What the connection needs of the Worker pool (WorkerPool has all of it). */
+export interface RequestRunner {
+  dispatch(request: PoolRequest, sink: ResponseSink): number;
+  ack(id: number, bytes: number): void;
+  cancel(id: number): void;
+  /** The client will send nothing more: abort request.signal, still deliver the response. */
+  abort(id: number): void;
+}
 
 export interface ConnectionContext {
-  options: Options;
-  pool: WorkerPool;
-  log: (line: string) => void;
+  settings: ConnectionSettings;
+  pool: RequestRunner;
+  log: Log;
+  clock: Clock;
   /** Scheme, host and client address for a request (proxy headers are applied here). */
   origin: (head: RequestHead, peer: Peer) => RequestOrigin | ProtocolError;
   onClose: (connection: Connection) => void;
@@ -54,45 +84,47 @@ export interface ConnectionContext {
   bodyFiles: BodyFiles;
 }
 
+export const enum ConnectionState {
+  Open,
+  Closing,
+  Lingering,
+  Closed,
+}
+
 export class Connection {
-  lastActivity = Date.now();
+  state = ConnectionState.Open;
+  /** Clock time of the last byte received or sent (--channel-timeout). */
+  lastActivity: number;
   private readonly parser: RequestParser;
   private readonly queue: Exchange[] = [];
+  /** The exchange whose body is arriving. */
   private receiving: Exchange | null = null;
+  /** Dispatched exchanges still in the queue. */
   private running = 0;
-  private readonly maxRunning: number;
-  /** A framing error answered after the requests before it: then the connection closes. */
+  /** Clock time the current request head began (its first byte; for the first request, the
+   *  connection's start), or null while no head is due (a request is in flight, or idle). */
+  private headStartedAt: number | null;
+  /** A framing error or timeout answered after the requests before it; then the connection closes. */
   private pendingError: Uint8Array | null = null;
   private pendingErrorRecord: AccessRecord | null = null;
-  /** No more requests will be read (Connection: close, error, shutdown). */
-  private closing = false;
-  /** Bytes from the client are ignored from now on (shutdown, or the connection is ending). */
-  private stopReading = false;
-  private closed = false;
-  /** Cuts off a client that does not close its side after ours (closeGracefully). */
-  private lingerTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Clock time after which a lingering connection is destroyed. */
+  private lingerUntil = 0;
+  /** Closing waits up to CLOSE_LINGER_MS for the client's own close (not when shed). */
+  private lingers = true;
   private paused = false;
+  /** Bytes that arrived while reading was paused (a runtime may still deliver what it has read). */
+  private held: Uint8Array[] = [];
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: ConnectionSocket,
     private readonly ctx: ConnectionContext,
-    private readonly peer: Peer,
+    readonly peer: Peer,
   ) {
-    const o = ctx.options;
-    this.parser = new RequestParser({ maxHeadSize: o.maxRequestHeaderSize, maxBodySize: o.maxRequestBodySize });
-    this.maxRunning = 1 + o.channelRequestLookahead;
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("drain", this.flushBound);
-    socket.on("error", (err: Error) => this.onSocketError(err));
-    socket.on("close", () => this.onClose());
-    // A half-closed client has sent all it will: answer what was asked, then close (RFC 9112 §9.6).
-    socket.on("end", () => {
-      this.closing = true;
-      if (this.receiving !== null) this.dropReceiving();
-      this.scheduleFlush();
-    });
+    this.parser = new RequestParser(ctx.settings.parserLimits);
+    this.lastActivity = ctx.clock.now();
+    this.headStartedAt = this.lastActivity;
   }
 
   /** True when no request is in flight: a timeout or shutdown may close it. */
@@ -107,17 +139,42 @@ export class Connection {
    * control) does not count: a client that stops reading is timed out like an idle one.
    */
   get busy(): boolean {
-    for (const ex of this.queue) if (ex.id !== -1 && !ex.done && ex.out.length === 0) return true;
+    for (const ex of this.queue) {
+      if ((ex.state === ExchangeState.Running || ex.state === ExchangeState.HeadSent) && ex.out.length === 0) return true;
+    }
     return false;
+  }
+
+  /**
+   * How long this connection has held its slot without a request in flight, for shedding at
+   * --connection-limit: ms spent on an unfinished head, or idle between requests; -1 when a
+   * request is in flight (never shed).
+   */
+  sheddableFor(now: number): number {
+    if (this.state !== ConnectionState.Open || !this.idle) return -1;
+    return now - (this.headStartedAt ?? this.lastActivity);
   }
 
   // --- reading requests ----------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
-    this.lastActivity = Date.now();
-    // Not `closing`: a request with "Connection: close" still has its body to receive (the parser
-    // itself ignores whatever follows the end of that message).
-    if (this.stopReading) return;
+  /** Bytes from the client. */
+  receive(chunk: Uint8Array): void {
+    this.lastActivity = this.ctx.clock.now();
+    if (!this.reading) return;
+    if (this.paused) {
+      this.held.push(chunk);
+      return;
+    }
+    this.parse(chunk);
+  }
+
+  /** Bytes are read in Open, and in Closing only for the body of the last request (a request
+   *  with "Connection: close" still has its body to receive; the parser ignores what follows). */
+  private get reading(): boolean {
+    return this.state === ConnectionState.Open || (this.state === ConnectionState.Closing && this.receiving !== null);
+  }
+
+  private parse(chunk: Uint8Array): void {
     const events = this.parser.feed(chunk);
     for (let i = 0; i < events.length; i++) {
       const ev = events[i];
@@ -136,45 +193,79 @@ export class Connection {
           break;
       }
     }
+    // A head is due while part of one waits in the parser: its deadline runs from the first of
+    // its bytes (a fresh connection's first head, from the connection's start).
+    if (this.parser.inHead) this.headStartedAt ??= this.lastActivity;
+    else this.headStartedAt = null;
     if (this.queue.length >= MAX_QUEUED_REQUESTS && !this.paused) {
+      // RFC 9112 §9.3.2 lets a server bound pipelining: the rest waits in the socket.
       this.paused = true;
       this.socket.pause();
     }
   }
 
   private onHead(head: RequestHead): void {
-    const ex = newExchange(head, this.ctx.options, this.ctx.bodyFiles, this.peer.address);
+    const ex = newExchange(head, this.ctx.settings.buffers, this.ctx.bodyFiles, this.peer.address, this.lastActivity);
     this.queue.push(ex);
     this.receiving = ex;
-    if (!head.keepAlive) this.closing = true;
-    // RFC 9110 §10.1.1: 100 (Continue) before reading the body, once this request is next in line.
-    if (!ex.continueSent) this.scheduleFlush();
+    if (!head.keepAlive) this.state = ConnectionState.Closing;
+    if (ex.continueOwed) this.scheduleFlush();
   }
 
   private onRequestEnd(): void {
     const ex = this.receiving!;
     this.receiving = null;
-    ex.continueSent = true; // the body is here: no 100 needed any more
+    ex.continueOwed = false; // the body is here: no 100 needed any more
     ex.received = ex.body === null ? { body: null, file: null, length: 0 } : ex.body.finish();
     ex.body = null;
+    ex.state = ExchangeState.Ready;
     this.dispatchReady();
   }
 
   private onProtocolError(error: ProtocolError): void {
+    this.answerLast(error.status, error.message, this.receiving);
+  }
+
+  /** The client sent its FIN: it will send no more, but still reads (RFC 9112 §9.6). Every
+   *  complete request is answered, pipelined ones too; a request cut short is dropped. */
+  receiveEnd(): void {
+    if (this.state !== ConnectionState.Open && this.state !== ConnectionState.Closing) return;
+    this.flushHeld();
+    if (this.receiving !== null) this.dropReceiving();
+    this.headStartedAt = null;
+    this.state = ConnectionState.Closing;
+    if (this.ctx.settings.logSocketErrors && this.queue.some((ex) => ex.state !== ExchangeState.Done)) {
+      // Most clients that close before their answer have left for good (a later write to them
+      // fails silently), so this is --log-socket-errors' premature disconnect.
+      this.ctx.log(`Client ${this.peer.address} disconnected (sent its FIN) before its response was complete; answering anyway`, "warning");
+    }
+    // A FIN looks the same whether the client half-closed or left for good: apps that watch
+    // request.signal hear of it (Go cancels the request's context on EOF the same way).
+    for (const ex of this.queue) {
+      if (ex.state === ExchangeState.Running || ex.state === ExchangeState.HeadSent) this.ctx.pool.abort(ex.id);
+      if (ex.state < ExchangeState.HeadSent) ex.finBeforeResponse = true;
+    }
+    this.scheduleFlush();
+  }
+
+  /**
+   * Ends the connection with one answer of tray's own (a framing error, a timeout) after the
+   * responses to the requests before it; `cut` is the request it interrupts, if any.
+   */
+  private answerLast(status: number, reason: string, cut: Exchange | null): void {
     if (this.ctx.accessLog !== null) {
-      // Logged when written; the request line is known when the error came in its body.
-      const ex = this.receiving;
       this.pendingErrorRecord = {
         client: this.peer.address,
-        requestLine: ex?.requestLine ?? "",
-        status: error.status,
-        bytes: Buffer.byteLength(errorBody(error.status, error.message)),
-        headers: ex?.head.headers ?? null,
+        requestLine: cut?.requestLine ?? "",
+        status,
+        bytes: Buffer.byteLength(errorBody(status, reason)),
+        headers: cut?.head.headers ?? null,
       };
     }
     if (this.receiving !== null) this.dropReceiving();
-    this.closing = true;
-    this.pendingError = errorResponse(error.status, error.message, this.ctx.options.ident);
+    this.headStartedAt = null;
+    this.state = ConnectionState.Closing;
+    this.pendingError = errorResponse(status, reason, this.ctx.settings.ident);
     this.scheduleFlush();
   }
 
@@ -183,6 +274,7 @@ export class Connection {
     const ex = this.receiving!;
     this.receiving = null;
     ex.body?.discard();
+    ex.body = null;
     const i = this.queue.indexOf(ex);
     if (i >= 0) this.queue.splice(i, 1);
   }
@@ -193,29 +285,30 @@ export class Connection {
    * request starts only when nothing before it is running, and nothing starts while it runs.
    */
   private dispatchReady(): void {
-    for (let i = 0; i < this.queue.length && this.running < this.maxRunning; i++) {
+    const max = this.ctx.settings.maxRunning;
+    for (let i = 0; i < this.queue.length && this.running < max; i++) {
       const ex = this.queue[i];
       const safe = SAFE_METHODS.has(ex.head.method);
-      if (ex.id !== -1) {
-        if (!safe) return;
+      if (ex.state !== ExchangeState.Ready) {
+        if (ex.state === ExchangeState.Receiving) return;
+        if (!safe) return; // running, answered, or being written: nothing passes an unsafe request
         continue;
       }
-      if (ex.received === null || (!safe && this.running > 0)) return;
+      if (!safe && this.running > 0) return;
       this.dispatch(ex);
       if (!safe) return;
     }
   }
 
   private dispatch(ex: Exchange): void {
+    this.running++;
     const origin = this.ctx.origin(ex.head, this.peer);
     if (!("url" in origin)) {
       // A request the proxy-header rules refuse: answer it and close, like any bad request.
-      this.closing = true;
-      ex.id = 0;
-      this.running++;
+      this.state = ConnectionState.Closing;
       ex.keepAlive = false;
       this.deleteBodyFile(ex);
-      this.onResponseError(ex, origin.status, origin.message);
+      this.respondError(ex, origin.status, origin.message);
       return;
     }
     const received = ex.received!;
@@ -230,14 +323,14 @@ export class Connection {
       releaseBody: file === null ? null : (reusable) => this.ctx.bodyFiles.release(file, reusable),
       remote: origin.remote,
       family: origin.family,
-      scriptName: this.ctx.options.urlPrefix,
+      scriptName: this.ctx.settings.urlPrefix,
       versionMinor: ex.head.versionMinor,
       requestLine: ex.requestLine,
     };
     received.body = null;
     received.file = null; // the pool gives it back
     ex.client = origin.remote.hostname; // the proxy's client when trusted
-    this.running++;
+    ex.state = ExchangeState.Running;
     ex.id = this.ctx.pool.dispatch(request, this.sinkFor(ex));
   }
 
@@ -248,73 +341,63 @@ export class Connection {
       head: (status, statusText, headers, bodyLength) => this.onResponseHead(ex, status, statusText, headers, bodyLength),
       data: (chunk) => this.onResponseData(ex, chunk),
       end: () => this.onResponseEnd(ex),
-      error: (status, body) => this.onResponseError(ex, status, body),
+      error: (status, body) => this.respondError(ex, status, body),
     };
   }
 
+  /** This response may leave the connection open: its request allowed it, and a connection
+   *  that is closing still has something after it to send (a request's answer, or tray's own). */
+  private mayPersist(ex: Exchange): boolean {
+    return ex.keepAlive && !(this.state !== ConnectionState.Open && this.isLast(ex) && this.pendingError === null);
+  }
+
   private onResponseHead(ex: Exchange, status: number, statusText: string, headers: string[], bodyLength: number | null): void {
-    if (this.closed || ex.headSent) return;
+    if (ex.state !== ExchangeState.Running) return;
     const head = ex.head;
-    const framing = responseFraming(head.method, head.versionMinor, status, bodyLength);
-    ex.framing = framing;
-    ex.remaining = bodyLength ?? 0;
-    ex.keepAlive = ex.keepAlive && framing !== "close" && !(this.closing && this.isLast(ex));
+    const writer = new ResponseWriter({
+      method: head.method,
+      versionMinor: head.versionMinor,
+      keepAlive: this.mayPersist(ex),
+      status,
+      statusText,
+      headers,
+      declaredLength: bodyLength,
+      date: httpDate(),
+      server: this.ctx.settings.ident,
+    });
     let bytes: Uint8Array;
     try {
-      bytes = serializeResponseHead({
-        status,
-        statusText,
-        headers,
-        date: httpDate(),
-        server: this.ctx.options.ident,
-        framing,
-        contentLength: responseContentLength(status, bodyLength),
-        keepAlive: ex.keepAlive,
-        versionMinor: head.versionMinor,
-      });
+      bytes = writer.head();
     } catch (err) {
       if (!(err instanceof ResponseHeaderError)) throw err;
-      this.ctx.log(`Error in app while handling "${ex.requestLine}": ${err.message}`);
+      this.ctx.log(`Error in app while handling "${ex.requestLine}": ${err.message}`, "error");
       this.ctx.pool.cancel(ex.id);
-      this.onResponseError(ex, 500, "Internal Server Error");
+      this.respondError(ex, 500, "Internal Server Error");
       return;
     }
-    ex.headSent = true;
+    ex.writer = writer;
+    ex.keepAlive = writer.keepAlive;
+    ex.state = ExchangeState.HeadSent;
     ex.status = status;
     ex.out.push(bytes);
     this.scheduleFlush();
   }
 
   private onResponseData(ex: Exchange, chunk: Uint8Array): void {
-    if (this.closed || ex.done || !ex.headSent) return;
+    if (ex.state !== ExchangeState.HeadSent) return;
     const n = chunk.byteLength;
     if (n === 0) return;
-    switch (ex.framing) {
-      case "none":
-        this.ctx.pool.ack(ex.id, n); // HEAD / no-body status: the bytes are dropped (RFC 9110 §9.3.2)
-        return;
-      case "length":
-        if (n > ex.remaining) {
-          // The app sent more than its Content-Length: send what was promised, then close.
-          if (ex.remaining > 0) ex.out.push(chunk.subarray(0, ex.remaining));
-          ex.sent += ex.remaining;
-          ex.remaining = 0;
-          ex.keepAlive = false;
-          this.ctx.log(`Error in app while handling "${ex.requestLine}": response body longer than its Content-Length`);
-          this.ctx.pool.cancel(ex.id);
-          ex.done = true;
-          this.scheduleFlush();
-          return;
-        }
-        ex.remaining -= n;
-        ex.out.push(chunk);
-        break;
-      case "chunked":
-        pushChunk(ex.out, chunk, n);
-        break;
-      case "close":
-        ex.out.push(chunk);
-        break;
+    const writer = ex.writer!;
+    try {
+      writer.data(chunk, ex.out);
+    } catch (err) {
+      if (!(err instanceof ResponseFramingError)) throw err;
+      this.brokenFraming(ex, err);
+      return;
+    }
+    if (writer.framing === "none") {
+      this.ctx.pool.ack(ex.id, n); // HEAD / no-body status: nothing to wait for
+      return;
     }
     ex.unacked += n;
     ex.sent += n;
@@ -322,32 +405,42 @@ export class Connection {
   }
 
   private onResponseEnd(ex: Exchange): void {
-    if (this.closed || ex.done) return;
-    if (ex.framing === "chunked") pushLastChunk(ex.out);
-    if (ex.framing === "length" && ex.remaining > 0) {
-      // Shorter than its Content-Length: the client must not take it as complete (RFC 9112 §6.3).
-      this.ctx.log(`Error in app while handling "${ex.requestLine}": response body shorter than its Content-Length`);
-      ex.keepAlive = false;
-      ex.framing = "close";
+    if (ex.state !== ExchangeState.HeadSent) return;
+    try {
+      ex.writer!.end(ex.out);
+    } catch (err) {
+      if (!(err instanceof ResponseFramingError)) throw err;
+      this.brokenFraming(ex, err);
+      return;
     }
-    ex.done = true;
+    ex.state = ExchangeState.Done;
     this.scheduleFlush();
   }
 
-  private onResponseError(ex: Exchange, status: number, body: string): void {
-    if (this.closed || ex.done) return;
-    if (!ex.headSent) {
-      ex.out.push(errorResponse(status, body, this.ctx.options.ident, ex.keepAlive && !(this.closing && this.isLast(ex)), ex.head.versionMinor, ex.head.method === "HEAD"));
-      ex.headSent = true;
+  /** The app's body broke its own Content-Length: what was promised went out (or less); the only
+   *  honest end is closing the connection (RFC 9112 §6.3 item 5). */
+  private brokenFraming(ex: Exchange, err: ResponseFramingError): void {
+    this.ctx.log(`Error in app while handling "${ex.requestLine}": ${err.message}`, "error");
+    this.ctx.pool.cancel(ex.id);
+    ex.keepAlive = false;
+    ex.state = ExchangeState.Done;
+    this.scheduleFlush();
+  }
+
+  /** tray answers the request itself (the app failed, the pool refused it). Before the head this
+   *  is a whole error response; after it, the only signal left is closing (RFC 9112 §8). */
+  private respondError(ex: Exchange, status: number, body: string): void {
+    if (ex.state === ExchangeState.Done || this.state === ConnectionState.Closed) return;
+    if (ex.state !== ExchangeState.HeadSent) {
+      const keepAlive = this.mayPersist(ex);
+      ex.out.push(errorResponse(status, body, this.ctx.settings.ident, keepAlive, ex.head.versionMinor, ex.head.method));
+      ex.keepAlive = keepAlive;
       ex.status = status;
       if (this.ctx.accessLog !== null && ex.head.method !== "HEAD") ex.sent = Buffer.byteLength(errorBody(status, body));
-      if (this.closing && this.isLast(ex)) ex.keepAlive = false;
     } else {
-      // Part of a response is already out: the only honest signal left is closing (RFC 9112 §8).
       ex.keepAlive = false;
-      ex.framing = "close";
     }
-    ex.done = true;
+    ex.state = ExchangeState.Done;
     this.scheduleFlush();
   }
 
@@ -358,25 +451,31 @@ export class Connection {
   // --- writing -------------------------------------------------------------------------------
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.closed) return;
+    if (this.flushScheduled || this.state >= ConnectionState.Lingering) return;
     this.flushScheduled = true;
     queueMicrotask(this.flushBound);
+  }
+
+  /** The socket took what it had ('drain'): write more. */
+  writable(): void {
+    this.flush();
   }
 
   /** Moves ready bytes into the socket in request order, in one write. */
   private flush(): void {
     this.flushScheduled = false;
-    if (this.closed) return;
+    if (this.state >= ConnectionState.Lingering) return;
     const socket = this.socket;
-    const limit = this.ctx.options.outbufOverflow;
+    const limit = this.ctx.settings.buffers.outbufOverflow;
     const parts: Uint8Array[] = [];
     let size = 0;
     let endAfter = false;
     while (this.queue.length > 0) {
       const ex = this.queue[0];
-      if (!ex.continueSent) {
-        ex.continueSent = true;
-        if (!ex.headSent) {
+      if (ex.continueOwed) {
+        // RFC 9110 §10.1.1: its turn has come and its body has not: ask for it.
+        ex.continueOwed = false;
+        if (ex.state === ExchangeState.Receiving) {
           parts.push(CONTINUE);
           size += CONTINUE.byteLength;
         }
@@ -393,17 +492,18 @@ export class Connection {
           this.ctx.pool.ack(ex.id, ackable);
         }
       }
-      if (!ex.done || ex.out.length > 0) break;
+      if (ex.state !== ExchangeState.Done || ex.out.length > 0) break;
       this.queue.shift();
       this.finishExchange(ex);
-      if (!ex.keepAlive || ex.framing === "close") {
+      if (!ex.keepAlive) {
         endAfter = true;
         break;
       }
     }
-    if (!endAfter && this.queue.length === 0 && this.receiving === null && this.closing) {
+    if (!endAfter && this.queue.length === 0 && this.receiving === null && this.state === ConnectionState.Closing) {
       if (this.pendingError !== null) {
         parts.push(this.pendingError);
+        size += this.pendingError.byteLength;
         this.pendingError = null;
         if (this.pendingErrorRecord !== null) {
           this.ctx.accessLog!(this.pendingErrorRecord);
@@ -414,7 +514,7 @@ export class Connection {
     }
     if (parts.length > 0) {
       const accepted = writeParts(socket, parts, size);
-      this.lastActivity = Date.now();
+      this.lastActivity = this.ctx.clock.now();
       // 'drain' only follows a write that returned false. When the socket took everything and
       // the front response still has bytes waiting, come back for them after this I/O turn.
       if (accepted && !endAfter && this.queue.length > 0 && this.queue[0].out.length > 0) {
@@ -422,29 +522,39 @@ export class Connection {
       }
     }
     if (endAfter) {
-      this.closeGracefully();
+      this.linger();
       return;
     }
     this.dispatchReady();
-    if (this.paused && this.queue.length < MAX_QUEUED_REQUESTS / 2) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    if (this.paused && this.queue.length < MAX_QUEUED_REQUESTS / 2) this.resumeReading();
+  }
+
+  private resumeReading(): void {
+    this.paused = false;
+    this.flushHeld();
+    if (!this.paused) this.socket.resume();
+  }
+
+  /** Parses bytes that arrived while reading was paused, as long as reading stays unpaused. */
+  private flushHeld(): void {
+    while (this.held.length > 0 && !this.paused && this.reading) this.parse(this.held.shift()!);
+    if (!this.reading) this.held = [];
   }
 
   private finishExchange(ex: Exchange): void {
     if (this.ctx.accessLog !== null) this.logExchange(ex);
-    if (ex.id !== -1) this.running--;
+    this.running--; // every exchange that finishes was dispatched (or refused at dispatch)
     ex.out.dispose();
     this.deleteBodyFile(ex);
   }
 
-  /** One access log line; an exchange the client left before any response began is nginx's 499. */
+  /** One access log line; an exchange the client left (or half-closed) before any response began
+   *  is nginx's 499, "client closed request". */
   private logExchange(ex: Exchange): void {
     this.ctx.accessLog!({
       client: ex.client,
       requestLine: ex.requestLine,
-      status: ex.status === 0 ? STATUS_CLIENT_CLOSED : ex.status,
+      status: ex.status === 0 || ex.finBeforeResponse ? STATUS_CLIENT_CLOSED : ex.status,
       bytes: ex.sent,
       headers: ex.head.headers,
     });
@@ -459,54 +569,97 @@ export class Connection {
     }
   }
 
+  // --- deadlines -----------------------------------------------------------------------------
+
+  /**
+   * Checks this connection's deadlines at clock time `now`: a request head unfinished after
+   * --header-timeout is answered 408 (or, if the client never sent a byte, the connection just
+   * closes); a lingering connection whose client has not closed is cut off.
+   */
+  tick(now: number): void {
+    if (this.state === ConnectionState.Lingering && now >= this.lingerUntil) {
+      this.destroy();
+      return;
+    }
+    if (this.state === ConnectionState.Open && this.headStartedAt !== null && now - this.headStartedAt >= this.ctx.settings.headerTimeoutMs) {
+      this.timeOutHead();
+    }
+  }
+
+  /** --channel-timeout: a connection silent that long, with no app work in flight, is closed. */
+  sweepIdle(now: number): void {
+    if (!this.busy && now - this.lastActivity >= this.ctx.settings.channelTimeoutMs) this.destroy();
+  }
+
+  /** Gives up this connection's slot to one waiting at --connection-limit: as timeOutHead(), but
+   *  without lingering for the client's close, which a slowloris client would never send. */
+  shed(): void {
+    if (this.state !== ConnectionState.Open || !this.idle) return;
+    this.lingers = false;
+    this.timeOutHead();
+  }
+
+  /** The request head did not arrive in time (slowloris). */
+  timeOutHead(): void {
+    if (this.state !== ConnectionState.Open) return;
+    if (!this.parser.inHead) {
+      // Nothing of a request arrived: there is no one to answer (RFC 9112 §9.6 lets an idle
+      // connection close at any time).
+      this.state = ConnectionState.Closing;
+      this.scheduleFlush();
+      return;
+    }
+    this.answerLast(408, "The request head did not arrive in time", null);
+  }
+
   // --- closing -------------------------------------------------------------------------------
 
   /** Stop reading and close once the queued responses are written (shutdown). */
   shutdown(): void {
-    this.closing = true;
-    this.stopReading = true;
+    if (this.state !== ConnectionState.Open && this.state !== ConnectionState.Closing) return;
     if (this.receiving !== null) this.dropReceiving();
+    this.held = [];
+    this.headStartedAt = null;
+    this.state = ConnectionState.Closing;
     this.scheduleFlush();
   }
 
-  /** Ends the socket after pending writes; destroys it if the client does not let go. */
-  private closeGracefully(): void {
-    if (this.closed) return;
-    this.closing = true;
-    this.stopReading = true;
+  /** Ends tray's side after pending writes; tick() destroys the socket if the client lingers. */
+  private linger(): void {
+    if (this.state >= ConnectionState.Lingering) return;
+    this.state = ConnectionState.Lingering;
+    this.lingerUntil = this.ctx.clock.now() + (this.lingers ? CLOSE_LINGER_MS : 0);
     this.socket.end();
-    // RFC 9112 §9.6: close in stages; a client that never closes its side is cut off.
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS);
-    this.lingerTimer.unref();
+    if (!this.lingers) this.destroy();
   }
 
   destroy(): void {
     this.socket.destroy();
   }
 
-  private onSocketError(err: Error): void {
-    if (this.ctx.options.logSocketErrors && !this.idle) {
-      this.ctx.log(`Socket error from ${this.peer.address}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+  socketError(err: Error): void {
+    if (this.ctx.settings.logSocketErrors && !this.idle) {
+      this.ctx.log(`Socket error from ${this.peer.address}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, "warning");
     }
   }
 
-  private onClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    // The timer would hold this connection (socket, parser, buffers) in memory until it fired:
-    // under a burst of short connections that was ~40,000 of them and ~500 MiB at any moment.
-    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
-    this.lingerTimer = null;
-    if (this.ctx.options.logSocketErrors && !this.idle && this.queue.some((ex) => !ex.done)) {
-      this.ctx.log(`Client ${this.peer.address} disconnected before its response was complete`);
+  /** The socket is gone: cancel what the app still works on, log what was cut short. */
+  closed(): void {
+    if (this.state === ConnectionState.Closed) return;
+    const wasAnswering = this.queue.some((ex) => ex.state !== ExchangeState.Done);
+    this.state = ConnectionState.Closed;
+    if (this.ctx.settings.logSocketErrors && wasAnswering) {
+      this.ctx.log(`Client ${this.peer.address} disconnected before its response was complete`, "warning");
     }
     if (this.receiving !== null) this.dropReceiving();
+    this.held = [];
     for (const ex of this.queue) {
-      if (ex.id !== -1 && !ex.done) this.ctx.pool.cancel(ex.id);
+      if (ex.state === ExchangeState.Running || ex.state === ExchangeState.HeadSent) this.ctx.pool.cancel(ex.id);
       // Dispatched but never finished writing: the client hung up (requests never run are not logged).
       if (ex.id !== -1 && this.ctx.accessLog !== null) this.logExchange(ex);
-      ex.done = true;
+      ex.state = ExchangeState.Done;
       ex.out.dispose();
+      ex.body?.discard();
       this.deleteBodyFile(ex);
     }
     this.queue.length = 0;

@@ -1,7 +1,8 @@
-// The whole response tray sends on its own behalf: a framing error (400/413/414/431/501/505),
-// or an app failure (500/503). A short plain-text body naming the problem, Waitress style.
+// The whole response tray sends on its own behalf: a framing error (400/408/413/414/431/501/505),
+// or an app failure (500/503). A short plain-text body naming the problem, Waitress style; framed
+// by the response writer like every other response (a HEAD gets the head only).
 
-import { serializeResponseHead } from "../http/response.ts";
+import { wholeResponse } from "../http/response-writer.ts";
 import { STATUS_TEXT } from "../http/status.ts";
 import { httpDate } from "./date.ts";
 
@@ -11,17 +12,7 @@ export function errorBody(status: number, reason: string): string {
   return reason.startsWith(title) ? `${reason}\n` : `${title}\n\n${reason}\n`;
 }
 
-export function errorResponse(status: number, reason: string, ident: string, keepAlive = false, versionMinor = 1, headOnly = false): Uint8Array {
+export function errorResponse(status: number, reason: string, ident: string, keepAlive = false, versionMinor = 1, method = "GET"): Uint8Array {
   const body = Buffer.from(errorBody(status, reason), "utf8");
-  const head = serializeResponseHead({
-    status,
-    headers: ["Content-Type", "text/plain; charset=utf-8"],
-    date: httpDate(),
-    server: ident,
-    framing: headOnly ? "none" : "length",
-    contentLength: body.byteLength,
-    keepAlive,
-    versionMinor,
-  });
-  return headOnly ? head : Buffer.concat([head, body]);
+  return wholeResponse({ method, versionMinor, keepAlive, status, headers: ["Content-Type", "text/plain; charset=utf-8"], date: httpDate(), server: ident }, body).bytes;
 }

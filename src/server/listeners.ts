@@ -22,7 +22,9 @@ function displayHost(host: string): string {
 
 function listenOne(address: ListenAddress, backlog: number, ipv6Only: boolean, onSocket: (socket: Socket, listener: Listener) => void, scheme: string): Promise<Listener> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ noDelay: true });
+    // Half-open: a client's FIN ends its sending, not the exchange; every complete request it sent
+    // is still answered before tray closes (RFC 9112 §9.6).
+    const server = createServer({ noDelay: true, allowHalfOpen: true });
     const listener: Listener = { server, address, display: "" };
     server.on("connection", (socket: Socket) => onSocket(socket, listener));
     server.once("error", (err: NodeJS.ErrnoException) => {

@@ -7,8 +7,7 @@
 // plain lines) get a level from the line's wording, so their messages stay the single source.
 // Writes go to stderr as they come: these lines are rare, and must not be lost at exit.
 
-export const LOG_FORMATS = ["text", "json"] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+import type { LogFormat } from "../options/types.ts";
 
 export type LogLevel = "info" | "warning" | "error";
 

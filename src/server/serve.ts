@@ -12,17 +12,25 @@ import { WorkerPool } from "../pool/pool.ts";
 import { AppLoadError } from "../app/loader.ts";
 import { parseAppSpec } from "../app/loader.ts";
 import { BodyFiles } from "./body-files.ts";
-import { Connection } from "./connection.ts";
+import { Connection, SYSTEM_CLOCK } from "./connection.ts";
 import type { ConnectionContext } from "./connection.ts";
+import { attachSocket } from "./socket-adapter.ts";
+import { connectionSettings } from "./settings.ts";
 import { ListenError, closeListeners, openListeners } from "./listeners.ts";
 import type { Listener } from "./listeners.ts";
 import type { Peer } from "./request-origin.ts";
 import { proxyOrigin } from "./proxy-headers.ts";
 import { createLog } from "./log.ts";
-import { ACCESS_LOG_STDERR, AccessLogError, openAccessLog } from "./access-log.ts";
+import { AccessLogError, openAccessLog } from "./access-log.ts";
+import { ACCESS_LOG_STDERR } from "../options/types.ts";
 import type { AccessLog } from "./access-log.ts";
 import { startReloading } from "./reload.ts";
 import type { ReloadWatcher } from "./reload.ts";
+
+/** How often connection deadlines are checked: their resolution. */
+const DEADLINE_TICK_MS = 1000;
+/** A connection holding its slot without a request in flight for less than this is not shed. */
+const SHED_AFTER_MS = 1000;
 
 export async function serve(options: Options): Promise<number> {
   const log = createLog(options.logFormat);
@@ -67,8 +75,10 @@ export async function serve(options: Options): Promise<number> {
   let stopping = false;
 
   const bodyFiles = new BodyFiles();
+  const clock = SYSTEM_CLOCK;
   const ctx: ConnectionContext = {
-    options,
+    settings: connectionSettings(options),
+    clock,
     bodyFiles,
     pool,
     log,
@@ -87,6 +97,12 @@ export async function serve(options: Options): Promise<number> {
     return { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0, family, transport: "tcp", localPort: socket.localPort ?? 0 };
   }
 
+  function open(socket: Socket, listener: Listener): void {
+    const connection = new Connection(socket, ctx, peerOf(socket, listener));
+    attachSocket(socket, connection);
+    connections.add(connection);
+  }
+
   function accept(socket: Socket, listener: Listener): void {
     if (stopping) {
       socket.destroy();
@@ -96,17 +112,40 @@ export async function serve(options: Options): Promise<number> {
       // Waitress stops calling accept(); node:net cannot, so the socket waits here unread.
       socket.pause();
       if (waiting.length >= options.backlog) socket.destroy();
-      else waiting.push([socket, listener]);
+      else {
+        waiting.push([socket, listener]);
+        shedOne();
+      }
       return;
     }
-    connections.add(new Connection(socket, ctx, peerOf(socket, listener)));
+    open(socket, listener);
+  }
+
+  /**
+   * A connection waits at --connection-limit: the open connection that has held its slot longest
+   * without a request in flight (an unfinished head, or idle between requests) gives it up, so
+   * slow clients cannot hold every slot (slowloris; Apache's mod_reqtimeout in spirit). One that
+   * got its slot under SHED_AFTER_MS ago is left alone: the waiting one waits for a real laggard.
+   */
+  function shedOne(): void {
+    const now = clock.now();
+    let victim: Connection | null = null;
+    let longest = SHED_AFTER_MS - 1;
+    for (const c of connections) {
+      const held = c.sheddableFor(now);
+      if (held > longest) {
+        longest = held;
+        victim = c;
+      }
+    }
+    victim?.shed();
   }
 
   function admitWaiting(): void {
     while (!stopping && waiting.length > 0 && connections.size < options.connectionLimit) {
       const [socket, listener] = waiting.shift()!;
       if (socket.destroyed) continue;
-      connections.add(new Connection(socket, ctx, peerOf(socket, listener)));
+      open(socket, listener);
       socket.resume();
     }
   }
@@ -133,9 +172,16 @@ export async function serve(options: Options): Promise<number> {
 
   // Waitress's maintenance(): every cleanup_interval, close connections idle past channel_timeout.
   const sweep = setInterval(() => {
-    const cutoff = Date.now() - options.channelTimeout * 1000;
-    for (const c of connections) if (!c.busy && c.lastActivity < cutoff) c.destroy();
+    const now = clock.now();
+    for (const c of connections) c.sweepIdle(now);
   }, options.cleanupInterval * 1000);
+  // Deadlines that must not wait for a sweep (--header-timeout, the close linger), and a waiting
+  // connection that could not be admitted at once gets another chance at a slot.
+  const deadlines = setInterval(() => {
+    const now = clock.now();
+    for (const c of connections) c.tick(now);
+    if (waiting.length > 0) shedOne();
+  }, DEADLINE_TICK_MS);
 
   let resolveExit: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -144,6 +190,7 @@ export async function serve(options: Options): Promise<number> {
     if (finished) return;
     finished = true;
     clearInterval(sweep);
+    clearInterval(deadlines);
     watcher?.close();
     await pool.close(0);
     bodyFiles.closeAll();

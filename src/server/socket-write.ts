@@ -5,7 +5,12 @@
 // socket.write (one syscall); a large part (a body transferred from a Worker) goes out on its
 // own, uncopied, and its memory is released as soon as the kernel has it.
 
-import type { Socket } from "node:net";
+/** What writing needs of a socket (node:net's Socket, or a test's fake). */
+export interface WritableSocket {
+  write(data: Uint8Array): boolean;
+  /** Bytes accepted by write() and not yet passed to the kernel. */
+  readonly writableLength: number;
+}
 
 /** A part of the output at least this large (a response body transferred from a Worker) is written
  *  on its own instead of being copied together with its neighbours: a second send() is cheaper
@@ -14,7 +19,7 @@ export const SEPARATE_WRITE_MIN = 16 * 1024;
 
 /** Writes `parts` (size bytes in all) in order: runs of small parts as one copied buffer, large
  *  parts as they are. Returns the last socket.write()'s answer (false: wait for 'drain'). */
-export function writeParts(socket: Socket, parts: Uint8Array[], size: number): boolean {
+export function writeParts(socket: WritableSocket, parts: Uint8Array[], size: number): boolean {
   if (size < SEPARATE_WRITE_MIN) return socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
   let accepted = true;
   let runStart = 0;
@@ -40,7 +45,7 @@ export function writeParts(socket: Socket, parts: Uint8Array[], size: number): b
  * nothing else refers to — the buffer is released at once instead of waiting for the main
  * thread's garbage collector (large bodies arriving at tens of MB/s otherwise keep it busy).
  */
-function writeLarge(socket: Socket, part: Uint8Array): boolean {
+function writeLarge(socket: WritableSocket, part: Uint8Array): boolean {
   const accepted = socket.write(part);
   const buffer = part.buffer;
   if (socket.writableLength === 0 && part.byteOffset === 0 && buffer.byteLength === part.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable) {

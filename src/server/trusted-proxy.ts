@@ -8,7 +8,7 @@
 
 import { isIP } from "node:net";
 import type { Options } from "../options/types.ts";
-import { canonicalIp } from "../options/values.ts";
+import { canonicalIp } from "../http/ip-address.ts";
 import { BIT_OF_NAME } from "./proxy-header-names.ts";
 import type { Peer } from "./request-origin.ts";
 

@@ -1,8 +1,10 @@
 // The response head serializer and the chunked encoder (RFC 9112 §4, §6, §7.1; RFC 9110 §6.6).
+// Which framing a response gets is the writer's (response-writer.test.ts); here, only the bytes.
 // A response head is checked as raw bytes: the status line exactly, the field lines as a list.
 // Header names and values from the app that could split the response are refused.
 import { describe, expect, test } from "bun:test";
-import { CRLF, LAST_CHUNK, ResponseHeaderError, chunkHeader, serializeResponseHead } from "../../src/http/response.ts";
+import { ResponseHeaderError, serializeResponseHead } from "../../src/http/response.ts";
+import { CRLF, LAST_CHUNK, chunkHeader } from "../../src/http/response-writer.ts";
 import type { ResponseHeadInit } from "../../src/http/response.ts";
 import { bytes, concat, latin1, parse } from "./harness.ts";
 
@@ -14,8 +16,8 @@ function head(init: Partial<ResponseHeadInit>): string {
     headers: [],
     date: DATE,
     server: "tray",
-    framing: "length",
     contentLength: 0,
+    chunked: false,
     keepAlive: true,
     versionMinor: 1,
     ...init,
@@ -81,42 +83,25 @@ describe("Date and Server (RFC 9110 §6.6.1, §10.2.4)", () => {
   });
 });
 
-describe("framing (RFC 9112 §6.1-§6.3)", () => {
-  test("length: Content-Length and no Transfer-Encoding", () => {
-    const raw = head({ framing: "length", contentLength: 1234 });
+describe("framing fields as the writer decided them (RFC 9112 §6.1-§6.3)", () => {
+  test("a length: Content-Length and no Transfer-Encoding", () => {
+    const raw = head({ contentLength: 1234 });
     expect(fieldsNamed(raw, "Content-Length")).toEqual(["1234"]);
     expect(fieldsNamed(raw, "Transfer-Encoding")).toEqual([]);
   });
-  test("length 0", () => {
-    expect(fieldsNamed(head({ framing: "length", contentLength: 0 }), "Content-Length")).toEqual(["0"]);
-  });
   test("chunked: Transfer-Encoding: chunked and no Content-Length", () => {
-    const raw = head({ framing: "chunked" });
+    const raw = head({ contentLength: null, chunked: true });
     expect(fieldsNamed(raw, "Transfer-Encoding")).toEqual(["chunked"]);
     expect(fieldsNamed(raw, "Content-Length")).toEqual([]);
   });
-  test("close: neither, and Connection: close", () => {
-    const raw = head({ framing: "close", keepAlive: false, versionMinor: 0 });
+  test("neither", () => {
+    const raw = head({ contentLength: null, chunked: false, keepAlive: false });
     expect(fieldsNamed(raw, "Content-Length")).toEqual([]);
     expect(fieldsNamed(raw, "Transfer-Encoding")).toEqual([]);
     expect(fieldsNamed(raw, "Connection")).toEqual(["close"]);
   });
-  test("close-delimited says close even if keepAlive was asked for", () => {
-    expect(fieldsNamed(head({ framing: "close", keepAlive: true }), "Connection")).toEqual(["close"]);
-  });
-  test("none (204, 304, 1xx): neither Content-Length nor Transfer-Encoding", () => {
-    const raw = head({ status: 204, framing: "none", contentLength: undefined });
-    expect(fieldsNamed(raw, "Content-Length")).toEqual([]);
-    expect(fieldsNamed(raw, "Transfer-Encoding")).toEqual([]);
-  });
-  test("none with a length (HEAD): the Content-Length a GET would have had (RFC 9110 §8.6)", () => {
-    const raw = head({ framing: "none", contentLength: 42 });
-    expect(fieldsNamed(raw, "Content-Length")).toEqual(["42"]);
-    expect(fieldsNamed(raw, "Transfer-Encoding")).toEqual([]);
-  });
   test("the app's Content-Length, Transfer-Encoding and Connection cannot contradict tray's framing", () => {
     const raw = head({
-      framing: "length",
       contentLength: 5,
       headers: ["Content-Length", "999", "Transfer-Encoding", "chunked", "Connection", "keep-alive"],
       keepAlive: false,
@@ -149,7 +134,7 @@ describe("the app's fields", () => {
     expect(app).toEqual(["X-B: 1", "set-cookie: a=1", "Set-Cookie: b=2", "x-a: 2"]);
   });
   test("an obs-text value goes out as single bytes", () => {
-    const out = serializeResponseHead({ status: 200, headers: ["X", "caf\xe9"], date: DATE, server: "", framing: "none", keepAlive: true, versionMinor: 1 });
+    const out = serializeResponseHead({ status: 200, headers: ["X", "caf\xe9"], date: DATE, server: "", contentLength: null, chunked: false, keepAlive: true, versionMinor: 1 });
     expect(latin1(out)).toContain("X: caf\xe9\r\n");
     expect(out.length).toBe(latin1(out).length);
   });
