@@ -81,7 +81,7 @@ export class Connection {
     private readonly peer: Peer,
   ) {
     const o = ctx.options;
-    this.parser = new RequestParser({ maxHeadSize: o.maxRequestHeaderSize, maxBodySize: o.maxRequestBodySize });
+    this.parser = new RequestParser({ maxHeadSize: o.maxRequestHeaderSize, maxBodySize: o.maxRequestBodySize, maxFields: o.maxRequestHeaders });
     this.maxRunning = 1 + o.channelRequestLookahead;
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("drain", this.flushBound);
