@@ -62,13 +62,5 @@ export function splitList(value: string): string[] {
   return out;
 }
 
-/** RFC 9110 §7.2: Host = uri-host [ ":" port ]; uri-host = IP-literal / IPv4address / reg-name
- *  (RFC 3986 §3.2.2). reg-name = *( unreserved / pct-encoded / sub-delims ); port = *DIGIT. */
-const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
-
-export function isValidHost(value: string): boolean {
-  return HOST_RE.test(value);
-}
-
 /** RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://" authority. */
-export const ABSOLUTE_FORM_RE = /^[A-Za-z][A-Za-z0-9+.\-]*:\/\/([^/?#]*)(.*)$/;
+export const ABSOLUTE_FORM_RE = /^([A-Za-z][A-Za-z0-9+.\-]*):\/\/([^/?#]*)(.*)$/;

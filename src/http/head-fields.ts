@@ -3,7 +3,9 @@
 // reported as soon as the bytes show it; finish() applies the rules that need the whole head.
 
 import { ProtocolError } from "./errors.ts";
-import { isToken, isValidHost, splitList, trimOWS } from "./grammar.ts";
+import { isToken, splitList, trimOWS } from "./grammar.ts";
+import { parseAuthority } from "./authority.ts";
+import type { Authority } from "./authority.ts";
 
 /** Past 2^53 a JS number loses precision; 15 decimal digits is always exact (RFC 9112 §6.3). */
 const MAX_LENGTH_DIGITS = 15;
@@ -31,7 +33,7 @@ const BY_LENGTH: Record<number, [string, FramingField]> = {
 };
 
 export interface Framing {
-  authority: string | null;
+  authority: Authority | null;
   contentLength: number | null;
   chunked: boolean;
   keepAlive: boolean;
@@ -40,7 +42,7 @@ export interface Framing {
 
 export class HeadFields {
   private hostCount = 0;
-  private host: string | null = null;
+  private host: Authority | null = null;
   private contentLength: string | null = null;
   private transferCodings: string[] | null = null;
   private close = false;
@@ -72,8 +74,10 @@ export class HeadFields {
       case FramingField.Host:
         // RFC 9112 §3.2: exactly one Host; RFC 9110 §4.2.1: an http URI's host is never empty.
         if (++this.hostCount > 1) throw new ProtocolError(400, "Multiple Host headers");
-        if (value === "" || !isValidHost(value)) throw new ProtocolError(400, "Invalid Host header");
-        this.host = value;
+        // The same rule builds request.url (authority.ts): a Host it cannot carry is a 400 here,
+        // never a failure in the Worker.
+        this.host = parseAuthority(value);
+        if (this.host === null) throw new ProtocolError(400, "Invalid Host header");
         return;
       case FramingField.Expect:
         if (value.toLowerCase() === "100-continue") this.expectContinue = true;
@@ -103,7 +107,7 @@ export class HeadFields {
   }
 
   /** The whole head is here: the rules about what is missing, and the framing it implies. */
-  finish(authority: string | null): Framing {
+  finish(authority: Authority | null): Framing {
     if (this.hostCount === 0 && this.versionMinor >= 1) throw new ProtocolError(400, "Missing Host header");
     let chunked = false;
     if (this.transferCodings !== null) {

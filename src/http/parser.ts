@@ -20,6 +20,7 @@ import { FramingField, HeadFields } from "./head-fields.ts";
 import type { Bytes, PendingBytes } from "./pending-bytes.ts";
 import { EMPTY, appendChunk, dropPending, keepRest, takeBytes } from "./pending-bytes.ts";
 import { parseRequestTarget } from "./request-target.ts";
+import type { Authority } from "./authority.ts";
 
 export interface ParserLimits {
   /** Request line plus header section, and separately the trailer section (-> 431). */
@@ -28,12 +29,15 @@ export interface ParserLimits {
   maxTargetLength: number;
   /** Body bytes, declared or received (-> 413). */
   maxBodySize: number;
+  /** Field lines in the header section, and separately in the trailer section (-> 431). */
+  maxFields: number;
 }
 
 export const DEFAULT_LIMITS: ParserLimits = {
   maxHeadSize: 256 * 1024,
   maxTargetLength: 8 * 1024,
   maxBodySize: 1024 * 1024 * 1024,
+  maxFields: 100,
 };
 
 /** RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line; bounded. */
@@ -50,7 +54,9 @@ export interface RequestHead {
   /** Flat [name, value, ...], latin-1, original case and order. */
   headers: string[];
   /** Absolute-form authority if any, else the Host value; null when HTTP/1.0 sent no Host. */
-  authority: string | null;
+  authority: Authority | null;
+  /** An absolute-form target's scheme, lower-cased; null for the other forms. */
+  scheme: string | null;
   contentLength: number | null;
   chunked: boolean;
   keepAlive: boolean;
@@ -123,6 +129,8 @@ export class RequestParser implements PendingBytes {
   private trailers: string[] = [];
   /** [nameStart, nameEnd, valueStart, valueEnd] of each header field line so far. */
   private fieldOffsets: number[] = [];
+  /** Field lines in the current section (header or trailer). */
+  private fieldCount = 0;
 
   // Body framing of the current message.
   private remaining = 0;
@@ -200,6 +208,7 @@ export class RequestParser implements PendingBytes {
     this.sectionStart = this.lineStart = this.scan = this.pos;
     this.part = state === State.Head ? Part.Method : Part.FieldStart;
     this.trailers = [];
+    this.fieldCount = 0;
   }
 
   /**
@@ -326,6 +335,11 @@ export class RequestParser implements PendingBytes {
       case Part.FieldName:
         throw new ProtocolError(400, "Malformed header field"); // no colon
       case Part.FieldValue: {
+        // Each field costs the app's Headers a lookup per distinct name (quadratic in Bun), so the
+        // count is bounded as well as the bytes: Apache's LimitRequestFields, Node's maxHeadersCount.
+        if (++this.fieldCount > this.limits.maxFields) {
+          throw new ProtocolError(431, this.state === State.Head ? "Too many request header fields" : "Too many request trailer fields");
+        }
         let a = this.mark + 1;
         let b = cr;
         while (a < b && (buf[a] === SP || buf[a] === HTAB)) a++;
@@ -361,7 +375,7 @@ export class RequestParser implements PendingBytes {
     const target = buf.latin1Slice(this.mark + 1, this.targetEnd);
     // The major version is 1 here: scanPart answered 0.x and 2+ at their digit.
     const versionMinor = buf[cr - 1] - 0x30;
-    const { path, authority } = parseRequestTarget(method, target);
+    const { path, authority, scheme } = parseRequestTarget(method, target);
     return {
       method,
       target,
@@ -369,6 +383,7 @@ export class RequestParser implements PendingBytes {
       versionMinor,
       headers: [],
       authority,
+      scheme,
       contentLength: null,
       chunked: false,
       keepAlive: true,
@@ -389,6 +404,9 @@ export class RequestParser implements PendingBytes {
       this.fieldOffsets = [];
     }
     const framing = this.fields!.finish(head.authority);
+    // RFC 9112 §3.2.2: with an absolute-form target the server ignores Host and uses the
+    // target's authority, so the Host the app sees says the same as request.url.
+    if (head.scheme !== null) replaceHost(head.headers, framing.authority!);
     this.head = null;
     this.fields = null;
     this.emptyLines = 0;
@@ -479,4 +497,15 @@ export class RequestParser implements PendingBytes {
     this.state = State.ChunkSize;
     return true;
   }
+}
+
+/** Sets every Host field line's value to `authority` (there is at most one: head-fields.ts), or adds one. */
+function replaceHost(headers: string[], authority: string): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 4 && headers[i].toLowerCase() === "host") {
+      headers[i + 1] = authority;
+      return;
+    }
+  }
+  headers.push("Host", authority);
 }

@@ -57,6 +57,7 @@ export interface Options {
   channelRequestLookahead: number;
   logSocketErrors: boolean;
   maxRequestHeaderSize: number;
+  maxRequestHeaders: number;
   maxRequestBodySize: number;
   exposeTracebacks: boolean;
   asyncoreLoopTimeout: number; // accepted, no effect

@@ -7,6 +7,7 @@
 import { canonicalIp } from "../http/ip-address.ts";
 import { isIP } from "node:net";
 import { UsageError, quote } from "./usage-error.ts";
+import { parseAuthority } from "../http/authority.ts";
 
 export const UINT_RE = /^[0-9]+$/;
 // Binary multiples only: "1M" is 1048576, as Waitress's defaults are (1 MiB, 16 MiB, 512 KiB).
@@ -79,11 +80,12 @@ export function parseIdent(raw: string): string {
   return raw.trim();
 }
 
-// RFC 3986 §3.2.2: host = IP-literal / IPv4address / reg-name; no port (it is SERVER_NAME).
-const REG_NAME_RE = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$/;
+// RFC 3986 §3.2.2: host = IP-literal / IPv4address / reg-name; no port (it is SERVER_NAME). It is
+// request.url's host when a request names none, so it obeys the rule Host does (http/authority.ts).
 export function parseServerName(raw: string): string {
-  const inner = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : null;
-  if (inner !== null ? isIP(inner) === 6 : REG_NAME_RE.test(raw)) return raw;
+  if (!raw.includes(":") || (raw.startsWith("[") && raw.endsWith("]"))) {
+    if (parseAuthority(raw) !== null) return raw;
+  }
   throw new UsageError(`--server-name must be a host name such as example.com (no port, no scheme), not ${quote(raw)}.`);
 }
 

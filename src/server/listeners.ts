@@ -5,6 +5,8 @@ import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { chmodSync, lstatSync, rmSync } from "node:fs";
 import type { ListenAddress } from "../options/types.ts";
+import { DescriptorBudget } from "./descriptor-budget.ts";
+import type { Log } from "./log.ts";
 
 export interface Listener {
   server: Server;
@@ -20,13 +22,16 @@ function displayHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-function listenOne(address: ListenAddress, backlog: number, ipv6Only: boolean, onSocket: (socket: Socket, listener: Listener) => void, scheme: string): Promise<Listener> {
+function listenOne(address: ListenAddress, backlog: number, ipv6Only: boolean, onSocket: (socket: Socket, listener: Listener) => void, scheme: string, budget: () => DescriptorBudget): Promise<Listener> {
   return new Promise((resolve, reject) => {
     // Half-open: a client's FIN ends its sending, not the exchange; every complete request it sent
     // is still answered before tray closes (RFC 9112 §9.6).
     const server = createServer({ noDelay: true, allowHalfOpen: true });
     const listener: Listener = { server, address, display: "" };
-    server.on("connection", (socket: Socket) => onSocket(socket, listener));
+    // Every listener shares one budget: accept() must never fail (descriptor-budget.ts).
+    server.on("connection", (socket: Socket) => {
+      if (budget().admit(socket)) onSocket(socket, listener);
+    });
     server.once("error", (err: NodeJS.ErrnoException) => {
       const where = address.kind === "unix" ? address.path : `${displayHost(address.host)}:${address.port}`;
       const why = err.code === "EADDRINUSE" ? "the address is already in use" : err.code === "EACCES" ? "permission denied" : err.code === "EADDRNOTAVAIL" ? "the address is not available on this machine" : err.message;
@@ -62,17 +67,20 @@ function clearStaleSocket(path: string): void {
 
 export async function openListeners(
   addresses: ListenAddress[],
-  opts: { backlog: number; unixSocketPerms: number; scheme: string },
+  opts: { backlog: number; unixSocketPerms: number; scheme: string; log: Log },
   onSocket: (socket: Socket, listener: Listener) => void,
 ): Promise<Listener[]> {
   const opened: Listener[] = [];
+  // Measured at the first connection, when start-up (Workers, logs, listeners) has opened its descriptors.
+  let measured: DescriptorBudget | null = null;
+  const budget = () => (measured ??= DescriptorBudget.measure(opts.log));
   try {
     for (const address of addresses) {
       if (address.kind === "unix") clearStaleSocket(address.path);
       // Every IPv6 socket is IPV6_V6ONLY, as in Waitress: "::" must not also take IPv4 clients
       // (--no-ipv4 means no IPv4), and "0.0.0.0" beside it binds without a conflict.
       const ipv6Only = address.kind === "tcp" && address.host.includes(":");
-      const listener = await listenOne(address, opts.backlog, ipv6Only, onSocket, opts.scheme);
+      const listener = await listenOne(address, opts.backlog, ipv6Only, onSocket, opts.scheme, budget);
       if (address.kind === "unix") chmodSync(address.path, opts.unixSocketPerms);
       opened.push(listener);
     }

@@ -10,7 +10,9 @@
 
 import { isIP } from "node:net";
 import { ProtocolError } from "../http/errors.ts";
-import { TCHAR, QDTEXT, QUOTED_PAIR_CHAR, isValidHost, trimOWS } from "../http/grammar.ts";
+import { TCHAR, QDTEXT, QUOTED_PAIR_CHAR, trimOWS } from "../http/grammar.ts";
+import { MAX_PORT, parseAuthority } from "../http/authority.ts";
+import type { Authority } from "../http/authority.ts";
 
 interface HopAddress {
   address: string;
@@ -21,7 +23,7 @@ interface HopAddress {
 /** What a trusted proxy said, before it is applied to the URL and the client address. */
 export interface Vouched {
   client: HopAddress | null;
-  host: string | null;
+  host: Authority | null;
   proto: string | null;
   port: string | null;
 }
@@ -41,8 +43,7 @@ export function malformed(header: string, value: string, reason: string): Malfor
   return new MalformedProxyHeader(header, value, reason);
 }
 
-/** RFC 3986 §3.2.3 port, as a TCP port: 1 to 65535. */
-const MAX_PORT = 65535;
+/** RFC 3986 §3.2.3 port, as a TCP port: 1 to MAX_PORT. */
 const MAX_PORT_DIGITS = 5;
 
 /** Waitress raises for "multiple values" in -Proto and -Port: one line, one value, maybe quoted. */
@@ -76,11 +77,13 @@ export function splitHostPort(authority: string): [string, string | null] {
   return colon < 0 ? [authority, null] : [authority.slice(0, colon), authority.slice(colon + 1)];
 }
 
-/** RFC 9110 §7.2 Host syntax with a non-empty host and, if a port is given, a real one. */
-export function isProxyHost(value: string): boolean {
-  if (!isValidHost(value)) return false;
-  const [name, port] = splitHostPort(value);
-  return name !== "" && (port === null || parsePort(port) !== null);
+/** A host[:port] a proxy vouched for: the rule Host obeys (http/authority.ts, which builds
+ *  request.url), and a port, if written, of 1 to 65535; else null. */
+export function proxyHost(value: string): Authority | null {
+  const authority = parseAuthority(value);
+  if (authority === null) return null;
+  const port = splitHostPort(value)[1];
+  return port === null || parsePort(port) !== null ? authority : null;
 }
 
 export function parsePort(s: string): number | null {
@@ -93,6 +96,21 @@ export function parsePort(s: string): number | null {
   return n >= 1 && n <= MAX_PORT ? n : null;
 }
 
+/** A zone id names a network interface: Linux's IFNAMSIZ is 16 bytes with the NUL, and a
+ *  numeric index is at most 10 digits, so 15 bounds both (RFC 6874 §2 sets no limit). */
+export const MAX_ZONE_ID_LENGTH = 15;
+
+/** RFC 6874 §2 ZoneID = 1*( unreserved / pct-encoded ), held to unreserved (interface names and
+ *  numbers are written so) and to MAX_ZONE_ID_LENGTH. */
+const ZONE_ID_RE = new RegExp(`^[A-Za-z0-9\\-._~]{1,${MAX_ZONE_ID_LENGTH}}$`);
+
+/** isIP() takes an IPv6 address with any zone id ("fe80::1%" + 5,000 chars): bound and check it. */
+function isIPv6Address(s: string): boolean {
+  if (isIP(s) !== 6) return false;
+  const zone = s.indexOf("%");
+  return zone < 0 || ZONE_ID_RE.test(s.slice(zone + 1));
+}
+
 /**
  * A hop's address: IPv4 or "[IPv6]", each with an optional ":port" (RFC 7239 §6 node, without
  * "unknown" and obfuscated names: tray reports the client's address, and those are not one).
@@ -103,7 +121,7 @@ export function parseNode(s: string, bareIPv6: boolean): HopAddress | null {
     const end = s.indexOf("]");
     if (end < 0) return null;
     const address = s.slice(1, end);
-    if (isIP(address) !== 6) return null;
+    if (!isIPv6Address(address)) return null;
     if (end === s.length - 1) return { address, family: "IPv6", port: null };
     if (s.charCodeAt(end + 1) !== 0x3a) return null;
     const port = parsePort(s.slice(end + 2));
@@ -111,7 +129,7 @@ export function parseNode(s: string, bareIPv6: boolean): HopAddress | null {
   }
   const kind = isIP(s);
   if (kind === 4) return { address: s, family: "IPv4", port: null };
-  if (kind === 6) return bareIPv6 ? { address: s, family: "IPv6", port: null } : null;
+  if (kind === 6) return bareIPv6 && isIPv6Address(s) ? { address: s, family: "IPv6", port: null } : null;
   const colon = s.indexOf(":");
   if (colon < 0 || s.indexOf(":", colon + 1) >= 0) return null;
   const address = s.slice(0, colon);
@@ -208,8 +226,9 @@ export function readForwarded(value: string, count: number, said: Vouched): Malf
     }
     const host = el.get("host");
     if (host !== undefined) {
-      if (!isProxyHost(host)) return malformed("Forwarded", value, "host= is not a host[:port]");
-      said.host = host;
+      const authority = proxyHost(host);
+      if (authority === null) return malformed("Forwarded", value, "host= is not a host[:port]");
+      said.host = authority;
     }
     const proto = el.get("proto");
     if (proto !== undefined) {

@@ -17,23 +17,25 @@
 // from them (or returns the 400).
 
 import type { RequestHead } from "../http/parser.ts";
-import type { ProtocolError } from "../http/errors.ts";
+import { ProtocolError } from "../http/errors.ts";
 import type { Options } from "../options/types.ts";
 import { FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PROTO, displayNames, proxyHeaderBit } from "./proxy-header-names.ts";
 import { isTrustedPeer, trustedBitsOf } from "./trusted-proxy.ts";
 import {
   MalformedProxyHeader,
-  isProxyHost,
   malformed,
   parseNode,
   parsePort,
+  proxyHost,
   readForwarded,
   singleValue,
   splitHostPort,
   trustedHops,
 } from "./proxy-header-values.ts";
 import type { Vouched } from "./proxy-header-values.ts";
-import { buildUrl, directOrigin, fallbackHost } from "./request-origin.ts";
+import { parseAuthority } from "../http/authority.ts";
+import type { Authority } from "../http/authority.ts";
+import { buildUrl, directOrigin, fallbackHost, targetSchemeMismatch } from "./request-origin.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
 
 const DEFAULT_PORT: Record<string, string> = { http: "80", https: "443" };
@@ -61,7 +63,9 @@ function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: (li
   const trusted = trustedPeer ? present & trustedBitsOf(options) : 0;
   let origin: RequestOrigin;
   if (trusted === 0) {
-    origin = directOrigin(head, peer, options.urlScheme, options.serverName, options.urlPrefix);
+    const direct = directOrigin(head, peer, options.urlScheme, options.serverName, options.urlPrefix);
+    if (direct instanceof ProtocolError) return direct;
+    origin = direct;
   } else {
     const vouched = readTrusted(head, peer, options, trusted);
     if (vouched instanceof MalformedProxyHeader) {
@@ -69,6 +73,7 @@ function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: (li
       log(`400 for ${describePeer(peer)}: ${vouched.message}; the value was ${JSON.stringify(v)}`);
       return vouched;
     }
+    if (vouched instanceof ProtocolError) return vouched;
     origin = vouched;
   }
 
@@ -94,7 +99,7 @@ function withoutFields(h: string[], bits: number): string[] {
 
 // --- reading a trusted proxy's headers -------------------------------------------------------
 
-function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: number): RequestOrigin | MalformedProxyHeader {
+function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: number): RequestOrigin | ProtocolError {
   // RFC 9110 §5.3: several field lines of one name are one comma-separated list, in order.
   let forwarded: string | null = null;
   let xFor: string | null = null;
@@ -139,8 +144,11 @@ function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: n
   if (xHost !== null) {
     const hosts = trustedHops(xHost, count);
     if (hosts === null) return malformed("X-Forwarded-Host", xHost, "a host is empty or badly quoted");
-    for (const host of hosts) if (!isProxyHost(host)) return malformed("X-Forwarded-Host", xHost, "not a host[:port]");
-    said.host = hosts[0];
+    for (let i = hosts.length - 1; i >= 0; i--) {
+      const authority = proxyHost(hosts[i]);
+      if (authority === null) return malformed("X-Forwarded-Host", xHost, "not a host[:port]");
+      said.host = authority;
+    }
   }
   if (xProto !== null) {
     const proto = singleValue("X-Forwarded-Proto", xProto, protoLines);
@@ -159,14 +167,16 @@ function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: n
   return applyVouched(head, peer, options, said);
 }
 
-function applyVouched(head: RequestHead, peer: Peer, options: Options, said: Vouched): RequestOrigin {
+function applyVouched(head: RequestHead, peer: Peer, options: Options, said: Vouched): RequestOrigin | ProtocolError {
   const scheme = said.proto ?? options.urlScheme;
-  let host: string;
+  const mismatch = targetSchemeMismatch(head, scheme);
+  if (mismatch !== null) return mismatch;
+  let host: Authority;
   if (said.host !== null) {
     // Waitress: a port in the forwarded host wins over X-Forwarded-Port.
     host = splitHostPort(said.host)[1] !== null || said.port === null ? said.host : withPort(said.host, said.port, scheme);
   } else {
-    const authority = head.authority !== null && head.authority !== "" ? head.authority : fallbackHost(options.serverName, scheme, peer.localPort);
+    const authority = head.authority ?? fallbackHost(options.serverName, scheme, peer.localPort);
     host = said.port === null ? authority : withPort(splitHostPort(authority)[0], said.port, scheme);
   }
 
@@ -182,8 +192,12 @@ function applyVouched(head: RequestHead, peer: Peer, options: Options, said: Vou
   };
 }
 
-function withPort(hostname: string, port: string, scheme: string): string {
-  return DEFAULT_PORT[scheme] === port ? hostname : `${hostname}:${port}`;
+/** hostname (from an Authority) with a vouched port (1-65535): an authority by the same rule. */
+function withPort(hostname: string, port: string, scheme: string): Authority {
+  const value = DEFAULT_PORT[scheme] === port ? hostname : `${hostname}:${port}`;
+  const authority = parseAuthority(value);
+  if (authority === null) throw new Error(`bug: ${JSON.stringify(value)} is not an authority though its parts are`);
+  return authority;
 }
 
 /** The app's Host agrees with request.url's authority (Waitress sets HTTP_HOST likewise). */

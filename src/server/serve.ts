@@ -152,7 +152,7 @@ export async function serve(options: Options): Promise<number> {
 
   let listeners: Listener[];
   try {
-    listeners = await openListeners(options.listeners, { backlog: options.backlog, unixSocketPerms: options.unixSocketPerms, scheme: options.urlScheme }, accept);
+    listeners = await openListeners(options.listeners, { backlog: options.backlog, unixSocketPerms: options.unixSocketPerms, scheme: options.urlScheme, log }, accept);
   } catch (err) {
     await pool.close(0);
     await accessLog?.close();

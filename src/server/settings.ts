@@ -31,7 +31,7 @@ export interface ConnectionSettings {
 
 export function connectionSettings(o: Options): ConnectionSettings {
   return Object.freeze({
-    parserLimits: Object.freeze({ maxHeadSize: o.maxRequestHeaderSize, maxBodySize: o.maxRequestBodySize, maxTargetLength: DEFAULT_LIMITS.maxTargetLength }),
+    parserLimits: Object.freeze({ maxHeadSize: o.maxRequestHeaderSize, maxBodySize: o.maxRequestBodySize, maxTargetLength: DEFAULT_LIMITS.maxTargetLength, maxFields: o.maxRequestHeaders }),
     buffers: Object.freeze({ inbufOverflow: o.inbufOverflow, outbufOverflow: o.outbufOverflow }),
     maxRunning: 1 + o.channelRequestLookahead,
     ident: o.ident,

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { FIXTURES } from "./harness.ts";
+import { FIXTURES, exchange } from "./harness.ts";
 import type { Tray } from "./harness.ts";
 import { HTTP_DATE, converse, echoOf, get, roundTrip, startOnFreePort } from "./http-helpers.ts";
 
@@ -169,6 +169,14 @@ describe("errors: one plain-text response, then close (RFC 9112 §9.6)", () => {
     [431, "head over the 256 KiB default", `GET /text HTTP/1.1\r\nHost: test\r\nX-Big: ${"b".repeat(300 * 1024)}\r\n\r\n`],
     [501, "Transfer-Encoding: gzip, chunked (a coding tray does not decode)", "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"],
     [505, "HTTP/2.0 request line", "GET /text HTTP/2.0\r\nHost: test\r\n\r\n"],
+    // Issue 12 defect 2: authorities request.url cannot carry were a 500 from the Worker.
+    [400, "Host: [4712::abcd::] (not an IPv6 address)", "GET /echo HTTP/1.1\r\nHost: [4712::abcd::]\r\n\r\n"],
+    [400, "Host: a:99999 (port above 65535)", "GET /echo HTTP/1.1\r\nHost: a:99999\r\n\r\n"],
+    [400, "GET http://a:99999/ (target port above 65535)", "GET http://a:99999/ HTTP/1.1\r\nHost: test\r\n\r\n"],
+    // Issue 13: an https:// target must not pose as https on a plain connection.
+    [400, "GET https://test/ on an http connection", "GET https://test/echo HTTP/1.1\r\nHost: test\r\n\r\n"],
+    // Issue 13 item 5: the count of fields is bounded (--max-request-headers, default 100).
+    [431, "101 header fields", `GET /echo HTTP/1.1\r\nHost: test\r\n${Array.from({ length: 100 }, (_, i) => `X-${i}: v\r\n`).join("")}\r\n`],
   ];
   for (const [status, what, request] of cases) {
     test(`${status} for ${what}; a request after it is not answered`, async () => {
@@ -187,6 +195,27 @@ describe("errors: one plain-text response, then close (RFC 9112 §9.6)", () => {
       expect(r.header("server")).toBe("tray");
     });
   }
+});
+
+describe("many header fields (issue 13 item 5)", () => {
+  // 20,000 distinct names in ~240 KiB (under the 256 KiB head limit): each such request cost a
+  // Worker seconds of CPU in Bun's Headers (quadratic in distinct names) before the field count
+  // was bounded; now the parser answers 431 at the 101st line and the Worker never sees it.
+  const flood = `GET /echo HTTP/1.1\r\nHost: test\r\n${Array.from({ length: 20_000 }, (_, i) => `x-${i}: v\r\n`).join("")}\r\n`;
+
+  test("8 requests with 20,000 distinct names each do not stall a small request on another connection", async () => {
+    const floods = Array.from({ length: 8 }, () => exchange(plain.port, flood, { idleMs: 3000, maxMs: 10_000 }));
+    await Bun.sleep(50); // let the floods be read first
+    const started = performance.now();
+    const { responses } = await roundTrip(plain.port, get("/text"), { timeoutMs: 5000 });
+    const elapsed = performance.now() - started;
+    expect(responses[0].body).toBe("hello world");
+    expect(elapsed).toBeLessThan(2000);
+    for (const { text } of await Promise.all(floods)) {
+      // Either the 431 arrived, or the close came while the client was still writing (a reset).
+      if (text !== "") expect(text).toStartWith("HTTP/1.1 431 ");
+    }
+  });
 });
 
 describe("Date and Server", () => {
@@ -223,6 +252,26 @@ describe("the request the app sees", () => {
   test("Host becomes the host of request.url", async () => {
     const { responses } = await roundTrip(plain.port, "GET /echo?x=1 HTTP/1.1\r\nHost: example.com:1234\r\n\r\n");
     expect(echoOf(responses[0]).url).toBe("http://example.com:1234/echo?x=1");
+  });
+
+  test("absolute-form: the target's authority wins and the app's Host says the same (RFC 9112 §3.2.2)", async () => {
+    const { responses } = await roundTrip(plain.port, "GET http://evil.example/echo HTTP/1.1\r\nHost: good.example\r\n\r\n");
+    const echo = echoOf(responses[0]);
+    expect(echo.url).toBe("http://evil.example/echo");
+    expect(echo.headers).toContainEqual(["host", "evil.example"]);
+    expect(echo.headers.filter(([n]) => n === "host").length).toBe(1);
+  });
+
+  test("absolute-form https:// on an --url-scheme=https tray is accepted", async () => {
+    const { responses } = await roundTrip(named.port, "GET https://a.example/echo HTTP/1.1\r\nHost: b.example\r\n\r\n");
+    expect(echoOf(responses[0]).url).toBe("https://a.example/echo");
+  });
+
+  test("100 header fields (the --max-request-headers default) reach the app", async () => {
+    const fields = Array.from({ length: 99 }, (_, i) => `X-${i}: v\r\n`).join("");
+    const { responses } = await roundTrip(plain.port, `GET /echo HTTP/1.1\r\nHost: test\r\n${fields}\r\n`);
+    expect(responses[0].status).toBe(200);
+    expect(echoOf(responses[0]).headers.length).toBe(100);
   });
 
   test("--url-scheme=https: request.url starts with https://", async () => {

@@ -61,6 +61,11 @@ describe("X-Forwarded-* over TCP (--trusted-proxy=127.0.0.1)", () => {
     ["X-Forwarded-Proto: https\r\nX-Forwarded-Proto: https\r\n", "X-Forwarded-Proto"],
     ["X-Forwarded-Port: 0\r\n", "X-Forwarded-Port"],
     ["X-Forwarded-Host: a b\r\n", "X-Forwarded-Host"],
+    // Issue 12 defect 2: the rule Host obeys (a 500 from the Worker before).
+    ["X-Forwarded-Host: [4712::abcd::]\r\n", "X-Forwarded-Host"],
+    ["X-Forwarded-Host: a.1\r\n", "X-Forwarded-Host"],
+    // Issue 13: a zone id is an interface name or number, at most 15 chars.
+    ["X-Forwarded-For: fe80::1%abcdefghijklmnop\r\n", "X-Forwarded-For"],
   ];
   for (const [fields, name] of malformed) {
     test(`from the proxy, ${JSON.stringify(fields.trim())} is a 400 naming ${name}, then close`, async () => {
@@ -71,6 +76,17 @@ describe("X-Forwarded-* over TCP (--trusted-proxy=127.0.0.1)", () => {
       expect(tray.stderr()).toContain(`Malformed ${name} header`);
     });
   }
+
+  test("an X-Forwarded-For zone id of 5,000 chars is a 400, not the client address (issue 13)", async () => {
+    const r = await ask({ port: tray.port }, `GET /info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: fe80::1%${"a".repeat(5000)}\r\n`);
+    expect(r.status).toBe(400);
+    expect(r.body.toString()).toContain("Malformed X-Forwarded-For header");
+  });
+
+  test("an X-Forwarded-For zone id naming an interface is the client address", async () => {
+    const seen = (await get("X-Forwarded-For: fe80::1%eth0\r\n")).json<Seen>();
+    expect(seen.remoteAddr.hostname).toBe("fe80::1%eth0");
+  });
 
   test("a refused HEAD gets the 400's head and no body; a refused HTTP/1.0 request gets an HTTP/1.0 status line", async () => {
     const head = await exchange(tray.port, ["HEAD /info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: gopher\r\n\r\n"], { idleMs: 5_000 });

@@ -11,8 +11,8 @@ import { parse } from "./harness.ts";
 
 const H = "Host: example.com\r\n";
 
-test("the defaults are DESIGN.md's: 256 KiB head, 8 KiB target, 1 GiB body", () => {
-  expect(DEFAULT_LIMITS).toEqual({ maxHeadSize: 256 * 1024, maxTargetLength: 8 * 1024, maxBodySize: 1024 * 1024 * 1024 });
+test("the defaults are DESIGN.md's: 256 KiB head, 8 KiB target, 1 GiB body, 100 field lines", () => {
+  expect(DEFAULT_LIMITS).toEqual({ maxHeadSize: 256 * 1024, maxTargetLength: 8 * 1024, maxBodySize: 1024 * 1024 * 1024, maxFields: 100 });
 });
 
 describe("maxHeadSize 128 -> 431", () => {
@@ -43,6 +43,30 @@ describe("maxHeadSize 128 -> 431", () => {
       `POST / HTTP/1.1\r\n${H}Content-Length: 1000\r\n\r\n${"z".repeat(1000)}`,
       accepts({ contentLength: 1000 }, "z".repeat(1000)),
     ],
+  ];
+  registerRows(rows, limits);
+});
+
+describe("maxFields 3 -> 431 (issue 13 item 5: the count of field lines, not just their bytes)", () => {
+  const limits = { maxFields: 3 };
+  const fields = (n: number) => Array.from({ length: n }, (_, i) => `F${i}: v\r\n`).join("");
+  const rows: Row[] = [
+    ["exactly 3 header fields, Host among them", `GET / HTTP/1.1\r\n${H}${fields(2)}\r\n`, accepts({ headers: ["Host", "example.com", "F0", "v", "F1", "v"] })],
+    ["4 header fields", `GET / HTTP/1.1\r\n${H}${fields(3)}\r\n`, rejects(431)],
+    ["repeats of one name count each (each is a line to store)", `GET / HTTP/1.1\r\n${H}${"A: b\r\n".repeat(3)}\r\n`, rejects(431)],
+    ["refused at the 4th line's end, before the head ends", `GET / HTTP/1.1\r\n${H}${fields(3)}`, rejects(431)],
+    ["3 lines so far is still a valid prefix", `GET / HTTP/1.1\r\n${H}${fields(2)}`, waits()],
+    [
+      "the count is per message: two pipelined heads of 3 fields each are fine",
+      `GET /1 HTTP/1.1\r\n${H}${fields(2)}\r\nGET /2 HTTP/1.1\r\n${H}${fields(2)}\r\n`,
+      { kind: "accepts", messages: [{ head: { path: "/1" }, body: "", trailers: [] }, { head: { path: "/2" }, body: "", trailers: [] }], thenStatus: null },
+    ],
+    [
+      "3 trailer fields after 3 header fields are fine (counted apart)",
+      `POST / HTTP/1.1\r\n${H}${fields(1)}Transfer-Encoding: chunked\r\n\r\n0\r\n${fields(3)}\r\n`,
+      accepts({ chunked: true }, "", ["F0", "v", "F1", "v", "F2", "v"]),
+    ],
+    ["4 trailer fields", `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\n${fields(4)}\r\n`, rejects(431)],
   ];
   registerRows(rows, limits);
 });

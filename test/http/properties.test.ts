@@ -10,6 +10,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { RequestHead } from "../../src/http/parser.ts";
+import type { Authority } from "../../src/http/authority.ts";
 import { bytes, concat, feedChunks, latin1, outcome, parseEverySplit } from "./harness.ts";
 
 const RUNS_VALID = 400;
@@ -48,12 +49,14 @@ const absolutePath = fc.array(segment, { minLength: 1, maxLength: 4 }).map((segs
 const query = fc.option(chars(`${PCHAR}/?`, 0, 12), { nil: undefined });
 const hostValue = fc
   .tuple(chars("abcdefghijklmnopqrstuvwxyz0123456789-.", 1, 20), fc.option(fc.integer({ min: 0, max: 65535 }), { nil: undefined }))
+  // Only hosts the WHATWG URL parser takes (not "1.2.3.999", "a.1", "xn--"): the others are 400s.
+  .filter(([h]) => URL.canParse(`http://${h}/`))
   .map(([h, port]) => (port === undefined ? h : `${h}:${port}`));
 
-type Target = { target: string; path: string; authority: string | null };
+type Target = { target: string; path: string; authority: string | null; scheme: string | null };
 const originForm: fc.Arbitrary<Target> = fc.tuple(absolutePath, query).map(([p, q]) => {
   const t = q === undefined ? p : `${p}?${q}`;
-  return { target: t, path: t, authority: null };
+  return { target: t, path: t, authority: null, scheme: null };
 });
 const absoluteForm: fc.Arbitrary<Target> = fc
   .tuple(fc.constantFrom("http", "https"), hostValue, fc.option(absolutePath, { nil: undefined }), query)
@@ -62,7 +65,7 @@ const absoluteForm: fc.Arbitrary<Target> = fc
     const t = `${scheme}://${host}${pathPart}${q === undefined ? "" : `?${q}`}`;
     // RFC 9110 §4.2.3: an empty path is "/".
     const path = `${pathPart === "" ? "/" : pathPart}${q === undefined ? "" : `?${q}`}`;
-    return { target: t, path, authority: host };
+    return { target: t, path, authority: host, scheme };
   });
 
 const method = fc.oneof(fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "QUERY"), token(10)).filter((m) => m !== "CONNECT");
@@ -129,7 +132,7 @@ function modelArb(last: boolean): fc.Arbitrary<Model> {
       // Only the last request may close the connection: nothing after it would be read.
       let connection = r.connection;
       if (!last && (connection === "close" || (versionMinor === 0 && connection !== "keep-alive"))) connection = "keep-alive";
-      const target = r.asterisk ? { target: "*", path: "*", authority: null } : r.target;
+      const target = r.asterisk ? { target: "*", path: "*", authority: null, scheme: null } : r.target;
       const m = r.asterisk ? "OPTIONS" : r.method;
       let body: Body = { kind: "none" };
       if (r.bodyKind === "length") body = { kind: "length", data: r.data };
@@ -190,8 +193,9 @@ function serialize(m: Model): { raw: Uint8Array; expected: Expected } {
     target: m.target.target,
     path: m.target.path,
     versionMinor: m.versionMinor,
-    headers: lines.flatMap(([name, , value]) => [name, value]),
-    authority: m.target.authority ?? m.host,
+    headers: absoluteHeaders(lines.flatMap(([name, , value]) => [name, value]), m.target.authority),
+    authority: (m.target.authority ?? m.host) as Authority | null,
+    scheme: m.target.scheme,
     contentLength: m.body.kind === "length" ? m.body.data.length : null,
     chunked: m.body.kind === "chunked",
     keepAlive,
@@ -306,3 +310,13 @@ describe("random mutations of valid requests", () => {
     );
   });
 });
+
+/** RFC 9112 §3.2.2: an absolute-form target's authority replaces Host (or is added as one). */
+function absoluteHeaders(headers: string[], authority: string | null): string[] {
+  if (authority === null) return headers;
+  const i = headers.indexOf("Host");
+  if (i === -1) return [...headers, "Host", authority];
+  const out = headers.slice();
+  out[i + 1] = authority;
+  return out;
+}

@@ -84,6 +84,23 @@ describe("request-target forms (RFC 9112 §3.2)", () => {
     ],
     ["absolute-form on HTTP/1.0 with no Host gives the authority", `GET http://a.example/p HTTP/1.0\r\n\r\n`, accepts({ path: "/p", authority: "a.example", versionMinor: 0 })],
     ["absolute-form on HTTP/1.1 still needs a Host field (§3.2.2)", `GET http://a.example/p HTTP/1.1\r\n\r\n`, rejects(400)],
+    [
+      "absolute-form: the Host the app sees is replaced by the target's authority (§3.2.2)",
+      `GET http://evil.example/ HTTP/1.1\r\nX: 1\r\nHost: good.example\r\n\r\n`,
+      accepts({ authority: "evil.example", scheme: "http", headers: ["X", "1", "Host", "evil.example"] }),
+    ],
+    [
+      "absolute-form on HTTP/1.0 with no Host: one is added from the target",
+      `GET http://a.example:81/p HTTP/1.0\r\n\r\n`,
+      accepts({ authority: "a.example:81", headers: ["Host", "a.example:81"] }),
+    ],
+    ["absolute-form: the scheme is kept, lower-cased", `GET HTTPS://a.example/ HTTP/1.1\r\n${H}\r\n`, accepts({ scheme: "https" })],
+    ["origin-form has no scheme", `GET / HTTP/1.1\r\n${H}\r\n`, accepts({ scheme: null, headers: ["Host", "example.com"] })],
+    // Issue 12 defect 2: the target's authority obeys the rule Host does (authority.ts).
+    ["absolute-form with a port above 65535", `GET http://a:99999/ HTTP/1.1\r\n${H}\r\n`, rejects(400)],
+    ["absolute-form with a bad IPv6 literal", `GET http://[4712::abcd::]/ HTTP/1.1\r\n${H}\r\n`, rejects(400)],
+    ["absolute-form with an empty authority", `GET http:///x HTTP/1.1\r\n${H}\r\n`, rejects(400)],
+    ["absolute-form with userinfo", `GET http://u@a.example/ HTTP/1.1\r\n${H}\r\n`, rejects(400)],
     ["asterisk-form with OPTIONS", `OPTIONS * HTTP/1.1\r\n${H}\r\n`, accepts({ method: "OPTIONS", target: "*", path: "*" })],
     ["asterisk-form with GET (§3.2.4: OPTIONS only)", `GET * HTTP/1.1\r\n${H}\r\n`, rejects(400)],
     ["authority-form with GET (§3.2.3: CONNECT only)", `GET example.com:443 HTTP/1.1\r\n${H}\r\n`, rejects(400)],

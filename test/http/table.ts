@@ -11,9 +11,12 @@ import type { ParserLimits, RequestHead } from "../../src/http/parser.ts";
 import { parse } from "./harness.ts";
 import type { Outcome } from "./harness.ts";
 
+/** Head fields to check; an authority is written as the plain string it should be. */
+export type HeadExpectation = Omit<Partial<RequestHead>, "authority"> & { authority?: string | null };
+
 export interface Accepts {
   kind: "accepts";
-  messages: { head: Partial<RequestHead>; body: string; trailers: string[] }[];
+  messages: { head: HeadExpectation; body: string; trailers: string[] }[];
   /** What must follow the messages: nothing pending, or an error with one of these statuses. */
   thenStatus: number[] | null;
 }
@@ -23,19 +26,19 @@ export interface Rejects {
 }
 export interface Waits {
   kind: "waits";
-  head: Partial<RequestHead> | null;
+  head: HeadExpectation | null;
 }
 export type Expectation = Accepts | Rejects | Waits;
 
 export type Row = [behaviour: string, raw: string, expected: Expectation];
 
 /** Exactly one complete message, nothing after it. */
-export function accepts(head: Partial<RequestHead> = {}, body = "", trailers: string[] = []): Accepts {
+export function accepts(head: HeadExpectation = {}, body = "", trailers: string[] = []): Accepts {
   return { kind: "accepts", messages: [{ head, body, trailers }], thenStatus: null };
 }
 
 /** Several complete messages in order (pipelining), nothing after them. */
-export function acceptsAll(...messages: { head?: Partial<RequestHead>; body?: string; trailers?: string[] }[]): Accepts {
+export function acceptsAll(...messages: { head?: HeadExpectation; body?: string; trailers?: string[] }[]): Accepts {
   return {
     kind: "accepts",
     messages: messages.map((m) => ({ head: m.head ?? {}, body: m.body ?? "", trailers: m.trailers ?? [] })),
@@ -44,7 +47,7 @@ export function acceptsAll(...messages: { head?: Partial<RequestHead>; body?: st
 }
 
 /** The given messages complete, then the next request is refused with one of the statuses. */
-export function acceptsThenRejects(status: number | number[], ...messages: { head?: Partial<RequestHead>; body?: string }[]): Accepts {
+export function acceptsThenRejects(status: number | number[], ...messages: { head?: HeadExpectation; body?: string }[]): Accepts {
   return {
     kind: "accepts",
     messages: messages.map((m) => ({ head: m.head ?? {}, body: m.body ?? "", trailers: [] })),
@@ -58,7 +61,7 @@ export function rejects(status: number | number[]): Rejects {
 }
 
 /** A valid prefix: no error and no end of message yet (optionally the head already out). */
-export function waits(head: Partial<RequestHead> | null = null): Waits {
+export function waits(head: HeadExpectation | null = null): Waits {
   return { kind: "waits", head };
 }
 

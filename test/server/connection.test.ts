@@ -80,7 +80,7 @@ const PEER: Peer = { address: "127.0.0.1", port: 5555, family: "IPv4", transport
 
 function settings(over: Partial<ConnectionSettings> = {}): ConnectionSettings {
   return {
-    parserLimits: { maxHeadSize: 64 * 1024, maxBodySize: 1024 * 1024, maxTargetLength: 8192 },
+    parserLimits: { maxHeadSize: 64 * 1024, maxBodySize: 1024 * 1024, maxTargetLength: 8192, maxFields: 100 },
     buffers: { inbufOverflow: 512 * 1024, outbufOverflow: 1024 * 1024 },
     maxRunning: 1,
     ident: "tray",

@@ -8,6 +8,8 @@ import { proxyOrigin } from "../../src/server/proxy-headers.ts";
 import { proxyHeaderBit } from "../../src/server/proxy-header-names.ts";
 import type { Peer, RequestOrigin } from "../../src/server/request-origin.ts";
 import type { RequestHead } from "../../src/http/parser.ts";
+import type { Authority } from "../../src/http/authority.ts";
+import { MAX_ZONE_ID_LENGTH } from "../../src/server/proxy-header-values.ts";
 import { ProtocolError } from "../../src/http/errors.ts";
 import { parseOptions } from "../../src/options.ts";
 import type { Options } from "../../src/options/types.ts";
@@ -32,7 +34,8 @@ function head(fields: string[], init: { path?: string; authority?: string | null
     path,
     versionMinor: init.versionMinor ?? 1,
     headers: ["Host", "example.com", ...fields],
-    authority: init.authority === undefined ? "example.com" : init.authority,
+    authority: (init.authority === undefined ? "example.com" : init.authority) as Authority | null,
+    scheme: null,
     contentLength: null,
     chunked: false,
     keepAlive: true,
@@ -246,6 +249,21 @@ describe("X-Forwarded-For", () => {
     });
   }
 
+  // Issue 13: isIP() takes a zone id of any length and content; a client address carries at most
+  // an interface name or number (MAX_ZONE_ID_LENGTH).
+  test("an IPv6 hop with a zone id of up to 15 unreserved chars is the client", () => {
+    expect(client("fe80::1%eth0").remote.hostname).toBe("fe80::1%eth0");
+    expect(client(`fe80::1%${"a".repeat(MAX_ZONE_ID_LENGTH)}`).remote.hostname).toBe(`fe80::1%${"a".repeat(15)}`);
+    expect(client("[fe80::1%2]:8080").remote).toEqual({ hostname: "fe80::1%2", port: 8080, transport: "tcp" });
+  });
+
+  for (const bad of [`fe80::1%${"a".repeat(16)}`, `fe80::1%${"a".repeat(5000)}`, `[fe80::1%${"a".repeat(16)}]:80`, "fe80::1%", "fe80::1%a%b", "fe80::1%a:b"]) {
+    test(`a hop with the zone id ${JSON.stringify(bad.slice(8, 40))} (${bad.length} chars) is a 400`, () => {
+      const { error } = refused(head(["X-Forwarded-For", bad]), PROXY, xOptions());
+      expect(error.message).toContain("X-Forwarded-For");
+    });
+  }
+
   test("with --trusted-proxy-count=2 the second hop from the right is checked too", () => {
     const { error } = refused(head(["X-Forwarded-For", "junk, 192.0.2.1"]), PROXY, xOptions("--trusted-proxy-count=2"));
     expect(error.message).toContain("X-Forwarded-For");
@@ -326,7 +344,7 @@ describe("X-Forwarded-Host and X-Forwarded-Port", () => {
   test("X-Forwarded-Port alone replaces the port of the Host", () => {
     const h = head(["X-Forwarded-Port", "8443"]);
     h.headers[1] = "example.com:8080";
-    h.authority = "example.com:8080";
+    h.authority = "example.com:8080" as Authority;
     const o = run(h, PROXY, xOptions()).origin;
     expect(o.url).toBe("http://example.com:8443/x?y=1");
     expect(hostOf(o)).toBe("example.com:8443");
@@ -341,7 +359,8 @@ describe("X-Forwarded-Host and X-Forwarded-Port", () => {
     expect(go(["X-Forwarded-Host", "outer.example, inner.example"], "--trusted-proxy-count=2").url).toBe("http://outer.example/x?y=1");
   });
 
-  for (const bad of ["", "a b", "shop.example:", "shop.example:0", "shop.example:70000", "shop/example", "[::1"]) {
+  // The last five: authorities request.url cannot carry (issue 12 defect 2, http/authority.ts).
+  for (const bad of ["", "a b", "shop.example:", "shop.example:0", "shop.example:70000", "shop/example", "[::1", "[4712::abcd::]", "a:99999", "a.1", "[v1.x]", "xn--a"]) {
     test(`X-Forwarded-Host ${JSON.stringify(bad)} is a 400`, () => {
       expect(refusal(["X-Forwarded-Host", bad]).message).toContain("X-Forwarded-Host");
     });
@@ -438,5 +457,34 @@ describe("with --url-prefix", () => {
   test("the vouched scheme and host combine with the stripped path", () => {
     const h = head(["X-Forwarded-Proto", "https", "X-Forwarded-Host", "shop.example"], { path: "/app/items?page=2" });
     expect(run(h, PROXY, xOptions("--url-prefix=/app")).origin.url).toBe("https://shop.example/items?page=2");
+  });
+});
+
+describe("an absolute-form target's scheme (RFC 9112 §3.2.2, issue 13)", () => {
+  const absolute = (scheme: string, fields: string[] = []) => {
+    const h = head(fields, { path: "/p" });
+    h.target = `${scheme}://example.com/p`;
+    h.scheme = scheme;
+    return h;
+  };
+
+  test("the connection's scheme is accepted", () => {
+    expect(run(absolute("http"), STRANGER, options()).origin.url).toBe("http://example.com/p");
+    expect(run(absolute("https"), STRANGER, options("--url-scheme=https")).origin.url).toBe("https://example.com/p");
+  });
+
+  test("an https:// target on a plain connection is a 400, not an https request.url", () => {
+    const { error } = refused(absolute("https"), STRANGER, options());
+    expect(error.status).toBe(400);
+    expect(error.message).toBe("Request-target scheme is not http");
+  });
+
+  test("another scheme is a 400", () => {
+    expect(refused(absolute("ftp"), STRANGER, options()).error.status).toBe(400);
+  });
+
+  test("behind a trusted proxy the scheme it vouched for is the one to match", () => {
+    expect(run(absolute("https", ["X-Forwarded-Proto", "https"]), PROXY, xOptions()).origin.url).toBe("https://example.com/p");
+    expect(refused(absolute("http", ["X-Forwarded-Proto", "https"]), PROXY, xOptions()).error.status).toBe(400);
   });
 });

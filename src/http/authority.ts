@@ -1,0 +1,38 @@
+// The authority a request names (Host, or an absolute-form target's; RFC 9110 §7.2, RFC 9112
+// §3.2) and the URL the app sees built from it.
+//
+// Strategy: one rule decides both. request.url is a WHATWG URL (the Worker parses it with
+// new Request()), so an authority is accepted only if it is RFC 3986 §3.2 syntax AND the WHATWG
+// URL parser accepts it: a port of 0-65535, a valid IPv6 literal, no IPvFuture, a host that
+// parses (so "a.1", "1.2.3.256", "xn--a", "a%00b" are refused here rather than thrown in the
+// Worker as a 500). parseAuthority() returns the value branded as an Authority, and originUrl()
+// takes only an Authority: a URL cannot be built from a string this rule has not accepted.
+// The authority is kept as received; the WHATWG parser normalises its case and IPv4 form.
+
+/** An authority parseAuthority() accepted: the only kind originUrl() builds a URL from. */
+export type Authority = string & { readonly __authority: unique symbol };
+
+/** RFC 9110 §7.2: Host = uri-host [ ":" port ]; uri-host = IP-literal / IPv4address / reg-name
+ *  (RFC 3986 §3.2.2), reg-name = *( unreserved / pct-encoded / sub-delims ), port = *DIGIT.
+ *  Userinfo ("@") is not part of it (RFC 9110 §4.2.4). IPvFuture is left out: no URL parser
+ *  tray's apps use accepts it. */
+const AUTHORITY_RE = /^(\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::([0-9]*))?$/;
+
+/** RFC 3986 §3.2.3 port as a TCP port number; WHATWG URL refuses larger ones. */
+export const MAX_PORT = 65535;
+
+/** The value as an Authority, or null when it is not one request.url can carry. */
+export function parseAuthority(value: string): Authority | null {
+  const m = AUTHORITY_RE.exec(value);
+  if (m === null) return null; // also "" and a bare ":port": RFC 9110 §4.2.1, an http host is never empty
+  const port = m[2];
+  if (port !== undefined && port !== "" && Number(port) > MAX_PORT) return null;
+  // The port is checked above, so only the host is left for the URL parser to judge; http and
+  // https parse hosts alike (both are WHATWG "special" schemes).
+  return URL.canParse(`http://${m[1]}/`) ? (value as Authority) : null;
+}
+
+/** The URL for origin-form path and query under this scheme and authority. */
+export function originUrl(scheme: string, authority: Authority, pathAndQuery: string): string {
+  return `${scheme}://${authority}${pathAndQuery}`;
+}
