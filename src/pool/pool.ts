@@ -166,6 +166,7 @@ export class WorkerPool {
         if (!slot.outbox.empty) this.scheduleFlush();
         continue;
       }
+      this.options.onWorkerRestart?.("reload");
       old.retired = true;
       this.retiring.add(old);
       if (old.inFlight === 0) {
@@ -207,6 +208,13 @@ export class WorkerPool {
       this.detach(slot);
       worker?.terminate();
     }, RETIRE_GRACE_MS);
+  }
+
+  /** Workers that have the app loaded and take requests (--admin-listen's /livez). */
+  get loadedWorkers(): number {
+    let n = 0;
+    for (const slot of this.slots) if (slot.state === READY) n++;
+    return n;
   }
 
   /** Requests in flight across all Workers. */
@@ -481,6 +489,7 @@ export class WorkerPool {
     const failed = this.failAll(slot, STATUS_APP_ERROR, body, (id) => id <= posted);
     if (wasReady) {
       this.options.log(`worker ${slot.index} died (${reason}); ${failed} request(s) in flight on it failed; starting a replacement`);
+      this.options.onWorkerRestart?.("crash");
       // Acks and cancels queued for the dead Worker mean nothing to the new one; requests do.
       this.spawn(slot);
     } else {

@@ -29,6 +29,7 @@ import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
+import type { ServerMetrics } from "./metrics.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
@@ -52,6 +53,8 @@ export interface ConnectionContext {
   accessLog: AccessLogHook | null;
   /** Temp files for request bodies past --inbuf-overflow, reused between requests. */
   bodyFiles: BodyFiles;
+  /** --admin-listen: told of every exchange as it finishes; null (the default) costs nothing. */
+  metrics: ServerMetrics | null;
 }
 
 export class Connection {
@@ -113,6 +116,11 @@ export class Connection {
 
   // --- reading requests ----------------------------------------------------------------------
 
+  /** Bytes that arrived before this connection existed (after a PROXY protocol header). */
+  receive(bytes: Uint8Array): void {
+    this.onData(bytes as Buffer);
+  }
+
   private onData(chunk: Buffer): void {
     this.lastActivity = Date.now();
     // Not `closing`: a request with "Connection: close" still has its body to receive (the parser
@@ -144,6 +152,7 @@ export class Connection {
 
   private onHead(head: RequestHead): void {
     const ex = newExchange(head, this.ctx.options, this.ctx.bodyFiles, this.peer.address);
+    if (this.ctx.metrics !== null) ex.started = performance.now(); // metrics: the request's duration starts with its head
     this.queue.push(ex);
     this.receiving = ex;
     if (!head.keepAlive) this.closing = true;
@@ -434,6 +443,7 @@ export class Connection {
 
   private finishExchange(ex: Exchange): void {
     if (this.ctx.accessLog !== null) this.logExchange(ex);
+    if (this.ctx.metrics !== null) this.ctx.metrics.exchangeFinished(ex.status, ex.started); // metrics: one count per response written
     if (ex.id !== -1) this.running--;
     ex.out.dispose();
     this.deleteBodyFile(ex);

@@ -31,6 +31,8 @@ export interface Exchange {
   status: number;
   sent: number;
   client: string;
+  /** --admin-listen's metrics: performance.now() when the head arrived (0 when metrics are off). */
+  started: number;
 }
 
 /** The exchange for a request whose head just arrived from `client`. */
@@ -53,5 +55,6 @@ export function newExchange(head: RequestHead, options: Options, bodyFiles: Body
     status: 0,
     sent: 0,
     client,
+    started: 0,
   };
 }
