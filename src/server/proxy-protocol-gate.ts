@@ -3,7 +3,8 @@
 // Strategy: a connection from the --trusted-proxy peer must begin with a PROXY protocol header
 // (src/http/proxy-protocol.ts); its source becomes the connection's Peer, so everything downstream
 // (info.remoteAddr, requestIP, the access log, Node's req.ip) sees the client the proxy vouched
-// for. A connection from any other peer is read only far enough to tell that it does not begin
+// for; the connection stays the proxy's, so its proxy headers (X-Forwarded-Proto from a proxy
+// that also terminates TLS) are believed as before. A connection from any other peer is read only far enough to tell that it does not begin
 // with a header (one byte usually; at most the 12 of the v2 signature) and a header from it is
 // refused: otherwise any client could claim any address. Refusals close the socket without a
 // response (the bytes were not HTTP, or not from whom they claim). Either way the bytes read are
@@ -63,7 +64,7 @@ export function gateProxyProtocol(socket: Socket, peer: Peer, options: ProxyGate
       finish(true);
       const s = r.source;
       // LOCAL / UNKNOWN: the proxy speaks for itself (its health checks); keep the real peer.
-      admit(s === null ? peer : { address: s.address, port: s.port, family: s.family, transport: "tcp", localPort: peer.localPort }, r.rest);
+      admit(s === null ? peer : { address: s.address, port: s.port, family: s.family, transport: "tcp", localPort: peer.localPort, viaTrustedProxy: true }, r.rest);
       return;
     }
     const joined = new Uint8Array(seen.length + chunk.length);

@@ -56,6 +56,7 @@ function talk(host: string, port: number, parts: (string | Uint8Array)[], localA
 const WHOAMI = "GET /whoami HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n";
 
 interface Whoami {
+  url: string;
   remoteAddr: { hostname: string; port: number; transport: string };
   requestIP: { address: string; family: string; port: number } | null;
 }
@@ -101,6 +102,13 @@ describe("raw sockets: who may send a PROXY header", () => {
   test("v2 PROXY names the client; v2 LOCAL (the proxy's own check) keeps the proxy's address", async () => {
     expect(whoami(await talk("127.0.0.1", tray.port, [v2("PROXY"), WHOAMI])).requestIP).toEqual({ address: "192.0.2.9", family: "IPv4", port: 4321 });
     expect(whoami(await talk("127.0.0.1", tray.port, [v2("LOCAL"), WHOAMI])).remoteAddr.hostname).toBe("127.0.0.1");
+  });
+
+  test("the proxy's own proxy headers are still believed on its connection (X-Forwarded-Proto from a TLS-terminating proxy)", async () => {
+    const head = `GET /whoami HTTP/1.1\r\nHost: app.example\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n`;
+    const seen = whoami(await talk("127.0.0.1", tray.port, [`PROXY TCP4 203.0.113.5 127.0.0.1 40003 443\r\n${head}`]));
+    expect(seen.url).toBe("https://app.example/whoami");
+    expect(seen.requestIP?.address).toBe("203.0.113.5");
   });
 
   test("the trusted proxy without a header: closed, nothing answered", async () => {
