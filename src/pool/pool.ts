@@ -289,7 +289,9 @@ export class WorkerPool {
   private spawn(slot: Slot): void {
     slot.retryTimer = null;
     if (this.closed) return;
-    const worker = new Worker(workerURL());
+    // The environment as the main thread has it now: Bun would otherwise give the Worker the one
+    // the process started with, including what tray removed (systemd's LISTEN_FDS; systemd.ts).
+    const worker = new Worker(workerURL(), { env: { ...process.env } as Record<string, string> });
     slot.worker = worker;
     slot.state = STARTING;
     slot.fatalReason = null;
