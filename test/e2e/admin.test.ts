@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { FIXTURES, startTray } from "./harness.ts";
+import { FIXTURES, runTray, startTray } from "./harness.ts";
 import type { Tray } from "./harness.ts";
 
 const CWD = join(FIXTURES, "ops");
@@ -157,5 +157,23 @@ describe("admin listener while shutting down", () => {
     } finally {
       await tray.stop();
     }
+  });
+});
+
+describe("the operations options on the command line", () => {
+  test("--help lists --admin-listen and --proxy-protocol", async () => {
+    const r = await runTray(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("    --admin-listen=HOST:PORT\n");
+    expect(r.stdout).toContain("    --[no-]proxy-protocol\n");
+  });
+
+  test.each([
+    [["--admin-listen=9090", "app.ts"], "tray: --admin-listen=9090 is not HOST:PORT; write it as in --admin-listen=127.0.0.1:9090 or --admin-listen=[::1]:9090. Try 'tray --help'.\n"],
+    [["--proxy-protocol", "app.ts"], "tray: --proxy-protocol needs --trusted-proxy: name the proxy whose connections begin with a PROXY header. Try 'tray --help'.\n"],
+  ])("%j exits 2 with one line", async (args, line) => {
+    const r = await runTray(args as string[], { cwd: CWD });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(line);
   });
 });
