@@ -123,6 +123,9 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       `--trusted-proxy was given without --trusted-proxy-headers, so only X-Forwarded-Proto is trusted (as in Waitress); name the headers to trust explicitly.`,
     );
   }
+  if (options.proxyProtocol && options.trustedProxy === null) {
+    throw new UsageError(`--proxy-protocol needs --trusted-proxy: name the proxy whose connections begin with a PROXY header.`);
+  }
   const headers = [...new Set(options.trustedProxyHeaders)];
   options.trustedProxyHeaders = headers;
   if (headers.includes("forwarded") && headers.length > 1) {

@@ -144,6 +144,11 @@ describe("every option is parsed", () => {
     [["--access-log", "--access-log-format=combined"], "accessLogFormat", "combined"],
     [["--log-format=json"], "logFormat", "json"],
     [["--reload"], "reload", true],
+    // Operations, edge half (issue 15).
+    [["--trusted-proxy=10.0.0.1", "--trusted-proxy-headers=x-forwarded-for", "--proxy-protocol"], "proxyProtocol", true],
+    [["--admin-listen=127.0.0.1:9090"], "adminListen", { kind: "tcp", host: "127.0.0.1", port: 9090 }],
+    [["--admin-listen=[0:0::1]:0"], "adminListen", { kind: "tcp", host: "::1", port: 0 }],
+    [["--admin-listen=localhost:9090"], "adminListen", { kind: "tcp", host: "localhost", port: 9090 }],
   ];
 
   for (const [argv, key, expected] of CASES) {
@@ -265,8 +270,8 @@ describe("--no- forms", () => {
 
   for (const o of bools) {
     test(`--${o.name} and --no-${o.name}`, () => {
-      // --no-ipv4 needs an IPv6 host to have somewhere to listen.
-      const extra = o.name === "ipv4" ? ["--host=::"] : [];
+      // --no-ipv4 needs an IPv6 host to have somewhere to listen; --proxy-protocol needs a proxy.
+      const extra = o.name === "ipv4" ? ["--host=::"] : o.name === "proxy-protocol" ? ["--trusted-proxy=10.0.0.1", "--trusted-proxy-headers=forwarded"] : [];
       expect(parseApp(...extra, `--${o.name}`)[o.key]).toBe(true);
       expect(parseApp(...extra, `--no-${o.name}`)[o.key]).toBe(false);
     });
@@ -287,6 +292,13 @@ describe("bad values are UsageErrors with one sentence", () => {
   const BAD: [string[], string][] = [
     [["--port=abc"], "--port"],
     [["--interface=express"], "--interface must be auto, fetch or node, not 'express'."],
+    [["--proxy-protocol"], "--proxy-protocol needs --trusted-proxy: name the proxy whose connections begin with a PROXY header."],
+    [["--admin-listen=127.0.0.1"], "--admin-listen=127.0.0.1 is not HOST:PORT; write it as in --admin-listen=127.0.0.1:9090 or --admin-listen=[::1]:9090."],
+    [["--admin-listen=::1:9090"], "--admin-listen=::1:9090 is not HOST:PORT"],
+    [["--admin-listen=127.0.0.1:65536"], "--admin-listen=127.0.0.1:65536 has port '65536'; a port is a whole number from 0 to 65535."],
+    [["--admin-listen=*:9090"], "--admin-listen=*:9090 names no single address; use 0.0.0.0 (every IPv4 address) or [::] (every IPv6 address)."],
+    [["--admin-listen=300.1.1.1:9090"], "--admin-listen=300.1.1.1:9090 has '300.1.1.1', which is not a valid IPv4 address."],
+    [["--admin-listen="], "--admin-listen= is not HOST:PORT"],
     [["--interface="], "--interface"],
     [["--port=70000"], "--port"],
     [["--port=-1"], "--port"],

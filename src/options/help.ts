@@ -10,6 +10,7 @@ const GROUP_TITLES: Record<OptionGroup, string> = {
   proxy: "Proxy options",
   tuning: "Tuning options",
   logging: "Logging and development options (not in Waitress)",
+  operations: "Operations options (not in Waitress)",
   compat: "Compatibility options (accepted so waitress-serve command lines work)",
 };
 

@@ -137,3 +137,18 @@ export async function resolveListenerNames(options: Options, resolve: HostLookup
   }
   return dedupeListeners(out);
 }
+
+/**
+ * --admin-listen: one HOST:PORT, the port required (the admin port is never the app's default).
+ * The host as in --listen (IP literal, [IPv6] or a name); * is refused: name one address.
+ */
+export function parseAdminListen(value: string): ListenAddress {
+  const source = `--admin-listen=${value}`;
+  const m = /^(\[[^\]]*\]|[^:[\]]*):([^:]*)$/.exec(value);
+  if (m === null || m[1] === "") throw new UsageError(`${source} is not HOST:PORT; write it as in --admin-listen=127.0.0.1:9090 or --admin-listen=[::1]:9090.`);
+  const port = UINT_RE.test(m[2]) ? Number(m[2]) : NaN;
+  if (!(port >= 0 && port <= PORT_MAX)) throw new UsageError(`${source} has port ${quote(m[2])}; a port is a whole number from 0 to ${PORT_MAX}.`);
+  const kind = classifyHost(m[1], source, true);
+  if (kind.family === "wildcard") throw new UsageError(`${source} names no single address; use 0.0.0.0 (every IPv4 address) or [::] (every IPv6 address).`);
+  return { kind: "tcp", host: kind.family === "name" ? kind.name : kind.address, port };
+}

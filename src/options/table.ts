@@ -7,6 +7,7 @@ import { APP_INTERFACES } from "../app/interfaces.ts";
 import type { Options } from "./types.ts";
 import { ACCESS_LOG_FORMATS, ACCESS_LOG_STDERR, LOG_FORMATS } from "./types.ts";
 import { DEFAULT_LIMITS } from "../http/parser.ts";
+import { parseAdminListen } from "./listen.ts";
 import {
   PROXY_HEADER_NAMES,
   bytesParser,
@@ -28,7 +29,7 @@ import {
 /** How an option's value is written. "action" options (--help, --version) take no value and have no --no- form. */
 export type OptionType = "action" | "bool" | "string" | "int" | "bytes" | "octal" | "list";
 
-export type OptionGroup = "standard" | "proxy" | "tuning" | "logging" | "compat";
+export type OptionGroup = "standard" | "proxy" | "tuning" | "logging" | "operations" | "compat";
 
 /** The fields of Options that options set directly (the rest are derived). */
 export type SettableKey = Exclude<keyof Options, "listeners" | "warnings">;
@@ -194,6 +195,13 @@ const ENTRIES: Entry[] = [
     parse: enumParser("log-format", LOG_FORMATS) },
   bool("reload", "reload", false, "logging",
     "For development: when a file under the app's directory changes (node_modules and dot-files aside), load the app again in fresh Workers; requests already running finish on the old ones, and the listening sockets and open connections stay."),
+
+  // Operations, edge half (issue 15): PROXY protocol and the admin listener. Not in Waitress.
+  bool("proxy-protocol", "proxyProtocol", false, "proxy",
+    "Connections from the --trusted-proxy peer must begin with a PROXY protocol header (HAProxy's send-proxy or send-proxy-v2; version 1 or 2), whose source address becomes the client address the app, the access log and the proxy-header rules see; a connection from that peer without one, or with a bad one, is closed, and so is a connection from any other peer that begins with one. Needs --trusted-proxy. (Not in Waitress.)"),
+  { name: "admin-listen", key: "adminListen", type: "string", metavar: "HOST:PORT", default: null, shownDefault: "none", group: "operations",
+    help: "Open a second listener, answered by tray itself and never by the app, even while every Worker is busy: GET /livez (200 while tray runs and a Worker has the app loaded), GET /readyz (200 while serving, 503 once shutting down) and GET /metrics (Prometheus text format). Keep it off the public network: use 127.0.0.1 or a private address. Port 0 picks a free port.",
+    parse: parseAdminListen },
 
   // Compatibility: accepted so waitress-serve command lines work, no effect in tray.
   { ...bytes("send-bytes", "sendBytes", 1, 1, "compat", "Waitress's socket send size, deprecated there; using it prints a deprecation warning.", GIB), noop: true },

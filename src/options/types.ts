@@ -71,6 +71,11 @@ export interface Options {
   logFormat: LogFormat;
   /** Beyond Waitress: restart the Workers when files under the app's directory change. */
   reload: boolean;
+  // --- operations, edge half (issue 15): PROXY protocol, admin listener ---
+  /** Beyond Waitress: connections from --trusted-proxy peers begin with a PROXY protocol v1/v2 header naming the client. */
+  proxyProtocol: boolean;
+  /** Beyond Waitress: the admin listener (/livez, /readyz, /metrics), answered by the main thread; null for none. */
+  adminListen: ListenAddress | null;
   /** --help was given: print renderHelp() and exit 0 (nothing else was validated). */
   help: boolean;
   /** --version was given: print the version and exit 0 (nothing else was validated). */

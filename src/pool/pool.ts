@@ -176,6 +176,7 @@ export class WorkerPool {
         if (!slot.outbox.empty) this.scheduleFlush();
         continue;
       }
+      this.options.onWorkerRestart?.("reload");
       old.retired = true;
       this.retiring.add(old);
       if (old.inFlight === 0) {
@@ -217,6 +218,13 @@ export class WorkerPool {
       this.detach(slot);
       worker?.terminate();
     }, RETIRE_GRACE_MS);
+  }
+
+  /** Workers that have the app loaded and take requests (--admin-listen's /livez). */
+  get loadedWorkers(): number {
+    let n = 0;
+    for (const slot of this.slots) if (slot.state === READY) n++;
+    return n;
   }
 
   /** Requests in flight across all Workers. */
@@ -291,7 +299,9 @@ export class WorkerPool {
   private spawn(slot: Slot): void {
     slot.retryTimer = null;
     if (this.closed) return;
-    const worker = new Worker(workerURL());
+    // The environment as the main thread has it now: Bun would otherwise give the Worker the one
+    // the process started with, including what tray removed (systemd's LISTEN_FDS; systemd.ts).
+    const worker = new Worker(workerURL(), { env: { ...process.env } as Record<string, string> });
     slot.worker = worker;
     slot.state = STARTING;
     slot.fatalReason = null;
@@ -491,6 +501,7 @@ export class WorkerPool {
     const failed = this.failAll(slot, STATUS_APP_ERROR, body, (id) => id <= posted);
     if (wasReady) {
       this.options.log(`worker ${slot.index} died (${reason}); ${failed} request(s) in flight on it failed; starting a replacement`);
+      this.options.onWorkerRestart?.("crash");
       // Acks and cancels queued for the dead Worker mean nothing to the new one; requests do.
       this.spawn(slot);
     } else {

@@ -15,6 +15,8 @@ export interface PoolOptions {
   log: (line: string) => void;
   /** --interface: how the Workers call the app (default "auto", which also detects fetch apps). */
   appInterface?: AppInterface;
+  /** --admin-listen's metrics: a Worker was replaced; reason "crash" (it died) or "reload" (new code). */
+  onWorkerRestart?: (reason: string) => void;
 }
 
 export interface PoolRequest {

@@ -36,6 +36,7 @@ import { httpDate } from "./date.ts";
 import type { Log } from "./log.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
 import type { ConnectionSettings } from "./settings.ts";
+import type { ServerMetrics } from "./metrics.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
@@ -82,6 +83,8 @@ export interface ConnectionContext {
   accessLog: AccessLogHook | null;
   /** Temp files for request bodies past --inbuf-overflow, reused between requests. */
   bodyFiles: BodyFiles;
+  /** --admin-listen: told of every exchange as it finishes; null (the default) costs nothing. */
+  metrics: ServerMetrics | null;
 }
 
 export const enum ConnectionState {
@@ -543,6 +546,7 @@ export class Connection {
 
   private finishExchange(ex: Exchange): void {
     if (this.ctx.accessLog !== null) this.logExchange(ex);
+    if (this.ctx.metrics !== null) this.ctx.metrics.exchangeFinished(ex.status, (this.ctx.clock.now() - ex.startedAt) / 1000);
     this.running--; // every exchange that finishes was dispatched (or refused at dispatch)
     ex.out.dispose();
     this.deleteBodyFile(ex);

@@ -13,6 +13,8 @@ export interface Listener {
   address: ListenAddress;
   /** "http://127.0.0.1:8080", "http://[::1]:8080", "unix:/run/tray.sock" */
   display: string;
+  /** Opened by systemd and passed in (socket activation): its unix socket file is systemd's to remove. */
+  passed?: boolean;
 }
 
 /** A user-caused start-up problem (address in use, bad path): one sentence, exit 1. */
@@ -94,6 +96,44 @@ export async function openListeners(
 export function closeListeners(listeners: Listener[]): void {
   for (const l of listeners) {
     l.server.close();
-    if (l.address.kind === "unix") rmSync(l.address.path, { force: true });
+    if (l.address.kind === "unix" && l.passed !== true) rmSync(l.address.path, { force: true });
   }
+}
+
+/**
+ * Socket activation (systemd.ts): listens on sockets systemd already bound and passed as `fds`;
+ * --host, --port, --listen and --unix-socket are not used. Each listener's address is what the
+ * socket reports (a TCP address, or a unix socket's path).
+ */
+export async function openPassedListeners(fds: number[], scheme: string, onSocket: (socket: Socket, listener: Listener) => void): Promise<Listener[]> {
+  const opened: Listener[] = [];
+  try {
+    for (const fd of fds) {
+      opened.push(
+        await new Promise<Listener>((resolve, reject) => {
+          const server = createServer({ noDelay: true });
+          const listener: Listener = { server, address: { kind: "tcp", host: "", port: 0 }, display: "", passed: true };
+          server.on("connection", (socket: Socket) => onSocket(socket, listener));
+          server.once("error", (err: NodeJS.ErrnoException) => {
+            reject(new ListenError(`cannot listen on the socket systemd passed as fd ${fd}: ${err.code === "EBADF" || err.code === "ENOTSOCK" ? "it is not an open listening socket" : err.message}`));
+          });
+          server.listen({ fd }, () => {
+            const bound = server.address();
+            if (typeof bound === "string") {
+              listener.address = { kind: "unix", path: bound };
+              listener.display = `unix:${bound}`;
+            } else if (bound !== null) {
+              listener.address = { kind: "tcp", host: bound.address, port: bound.port };
+              listener.display = `${scheme}://${displayHost(bound.address)}:${bound.port}`;
+            }
+            resolve(listener);
+          });
+        }),
+      );
+    }
+  } catch (err) {
+    closeListeners(opened);
+    throw err;
+  }
+  return opened;
 }

@@ -17,6 +17,9 @@ export interface Peer {
   transport: "tcp" | "unix";
   /** The local port the request arrived on (0 for unix sockets). */
   localPort: number;
+  /** --proxy-protocol: the address is the client the --trusted-proxy peer named in its PROXY
+   *  header; the connection itself is the proxy's, so its proxy headers are believed too. */
+  viaTrustedProxy?: boolean;
 }
 
 export interface RequestOrigin {

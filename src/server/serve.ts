@@ -16,7 +16,7 @@ import { Connection, SYSTEM_CLOCK } from "./connection.ts";
 import type { ConnectionContext } from "./connection.ts";
 import { attachSocket } from "./socket-adapter.ts";
 import { connectionSettings } from "./settings.ts";
-import { ListenError, closeListeners, openListeners } from "./listeners.ts";
+import { ListenError, closeListeners, openListeners, openPassedListeners } from "./listeners.ts";
 import type { Listener } from "./listeners.ts";
 import type { Peer } from "./request-origin.ts";
 import { proxyOrigin } from "./proxy-headers.ts";
@@ -26,6 +26,11 @@ import { ACCESS_LOG_STDERR } from "../options/types.ts";
 import type { AccessLog } from "./access-log.ts";
 import { startReloading } from "./reload.ts";
 import type { ReloadWatcher } from "./reload.ts";
+import { openAdminListener } from "./admin.ts";
+import type { AdminListener, AdminState } from "./admin.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { gateProxyProtocol } from "./proxy-protocol-gate.ts";
+import { SystemdError, notifyReady, notifyStopping, setNotifyLog, takeListenFds } from "./systemd.ts";
 
 /** How often connection deadlines are checked: their resolution. */
 const DEADLINE_TICK_MS = 1000;
@@ -34,6 +39,24 @@ const SHED_AFTER_MS = 1000;
 
 export async function serve(options: Options): Promise<number> {
   const log = createLog(options.logFormat);
+  setNotifyLog(log);
+  // Socket activation: read (and cleared) before any Worker starts, so the app never sees them.
+  let passedFds: number[] | null;
+  try {
+    passedFds = takeListenFds(process.env, process.pid);
+  } catch (err) {
+    if (err instanceof SystemdError) {
+      log(`tray: ${err.message}`, "error");
+      return 1;
+    }
+    throw err;
+  }
+  const connections = new Set<Connection>();
+  /** --proxy-protocol: sockets whose first bytes are being read, before they have a Connection. */
+  const gated = new Set<Socket>();
+  // --admin-listen: metrics and probe state; in-flight and open counts are read when scraped.
+  const metrics = options.adminListen === null ? null : new ServerMetrics({ requestsInFlight: () => pool.inFlight, connectionsOpen: () => connections.size + gated.size });
+  const adminState: AdminState = { loadedWorkers: () => pool.loadedWorkers, serving: false, draining: false };
   let pool: WorkerPool;
   let app: AppSpec;
   try {
@@ -45,6 +68,7 @@ export async function serve(options: Options): Promise<number> {
       highWatermark: options.outbufHighWatermark,
       appInterface: options.interface,
       log,
+      onWorkerRestart: metrics === null ? undefined : (reason) => metrics.workerRestarted(reason),
     });
     await pool.start();
   } catch (err) {
@@ -69,7 +93,6 @@ export async function serve(options: Options): Promise<number> {
     }
   }
 
-  const connections = new Set<Connection>();
   /** Sockets accepted while --connection-limit connections are open: they wait, unread. */
   const waiting: Array<[Socket, Listener]> = [];
   let stopping = false;
@@ -84,6 +107,7 @@ export async function serve(options: Options): Promise<number> {
     log,
     origin: (head, peer) => proxyOrigin(head, peer, options, log),
     accessLog: accessLog === null ? null : accessLog.record,
+    metrics,
     onClose: (connection) => {
       connections.delete(connection);
       admitWaiting();
@@ -97,10 +121,36 @@ export async function serve(options: Options): Promise<number> {
     return { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0, family, transport: "tcp", localPort: socket.localPort ?? 0 };
   }
 
-  function open(socket: Socket, listener: Listener): void {
-    const connection = new Connection(socket, ctx, peerOf(socket, listener));
+  const gateOptions = { trustedProxy: options.trustedProxy, channelTimeoutMs: options.channelTimeout * 1000, log, logSocketErrors: options.logSocketErrors };
+
+  function connect(socket: Socket, peer: Peer): Connection {
+    const connection = new Connection(socket, ctx, peer);
     attachSocket(socket, connection);
     connections.add(connection);
+    return connection;
+  }
+
+  /** A socket becomes a Connection; with --proxy-protocol, once its first bytes say from whom. */
+  function open(socket: Socket, listener: Listener): void {
+    const peer = peerOf(socket, listener);
+    if (!options.proxyProtocol) {
+      connect(socket, peer);
+      return;
+    }
+    gated.add(socket);
+    gateProxyProtocol(
+      socket,
+      peer,
+      gateOptions,
+      (client, rest) => {
+        const connection = connect(socket, client);
+        if (rest.length > 0) connection.receive(rest);
+      },
+      (admitted) => {
+        gated.delete(socket);
+        if (!admitted) admitWaiting();
+      },
+    );
   }
 
   function accept(socket: Socket, listener: Listener): void {
@@ -108,7 +158,7 @@ export async function serve(options: Options): Promise<number> {
       socket.destroy();
       return;
     }
-    if (connections.size >= options.connectionLimit) {
+    if (connections.size + gated.size >= options.connectionLimit) {
       // Waitress stops calling accept(); node:net cannot, so the socket waits here unread.
       socket.pause();
       if (waiting.length >= options.backlog) socket.destroy();
@@ -142,7 +192,7 @@ export async function serve(options: Options): Promise<number> {
   }
 
   function admitWaiting(): void {
-    while (!stopping && waiting.length > 0 && connections.size < options.connectionLimit) {
+    while (!stopping && waiting.length > 0 && connections.size + gated.size < options.connectionLimit) {
       const [socket, listener] = waiting.shift()!;
       if (socket.destroyed) continue;
       open(socket, listener);
@@ -152,7 +202,10 @@ export async function serve(options: Options): Promise<number> {
 
   let listeners: Listener[];
   try {
-    listeners = await openListeners(options.listeners, { backlog: options.backlog, unixSocketPerms: options.unixSocketPerms, scheme: options.urlScheme, log }, accept);
+    // Socket activation: systemd's sockets replace --host/--port/--listen/--unix-socket.
+    listeners = passedFds !== null
+      ? await openPassedListeners(passedFds, options.urlScheme, accept)
+      : await openListeners(options.listeners, { backlog: options.backlog, unixSocketPerms: options.unixSocketPerms, scheme: options.urlScheme, log }, accept);
   } catch (err) {
     await pool.close(0);
     await accessLog?.close();
@@ -163,6 +216,25 @@ export async function serve(options: Options): Promise<number> {
     throw err;
   }
   for (const l of listeners) log(`Serving on ${l.display}`, "info");
+
+  let admin: AdminListener | null = null;
+  if (options.adminListen !== null && options.adminListen.kind === "tcp") {
+    try {
+      admin = await openAdminListener(options.adminListen, adminState, metrics!, options.ident);
+    } catch (err) {
+      closeListeners(listeners);
+      await pool.close(0);
+      await accessLog?.close();
+      if (err instanceof ListenError) {
+        log(`tray: ${err.message}`, "error");
+        return 1;
+      }
+      throw err;
+    }
+    log(`Admin listener on ${admin.display} (/livez, /readyz, /metrics)`, "info");
+  }
+  adminState.serving = true;
+  notifyReady();
 
   // --reload watches the app's directory; the access log file is not a change to the app.
   let watcher: ReloadWatcher | null = null;
@@ -192,6 +264,7 @@ export async function serve(options: Options): Promise<number> {
     clearInterval(sweep);
     clearInterval(deadlines);
     watcher?.close();
+    admin?.close();
     await pool.close(0);
     bodyFiles.closeAll();
     await accessLog?.close();
@@ -206,10 +279,13 @@ export async function serve(options: Options): Promise<number> {
       return;
     }
     stopping = true;
+    adminState.draining = true;
+    notifyStopping();
     watcher?.close();
     log(`Received ${signal}, shutting down (waiting up to ${options.shutdownTimeout}s for in-flight requests)`);
     closeListeners(listeners);
     for (const [socket] of waiting.splice(0)) socket.destroy();
+    for (const socket of gated) socket.destroy();
     for (const c of connections) c.shutdown();
     if (connections.size === 0) void finish();
     setTimeout(() => {

