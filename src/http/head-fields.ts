@@ -19,12 +19,14 @@ export const enum FramingField {
   Connection,
   ContentLength,
   TransferEncoding,
+  Upgrade,
 }
 
-/** Lower-case name and kind, by name length (the five names have five different lengths). */
+/** Lower-case name and kind, by name length (the six names have six different lengths). */
 const BY_LENGTH: Record<number, [string, FramingField]> = {
   4: ["host", FramingField.Host],
   6: ["expect", FramingField.Expect],
+  7: ["upgrade", FramingField.Upgrade],
   10: ["connection", FramingField.Connection],
   14: ["content-length", FramingField.ContentLength],
   17: ["transfer-encoding", FramingField.TransferEncoding],
@@ -36,6 +38,8 @@ export interface Framing {
   chunked: boolean;
   keepAlive: boolean;
   expectContinue: boolean;
+  /** RFC 9110 §7.8: the client offers to switch protocols after this request (an Upgrade field). */
+  upgrade: boolean;
 }
 
 export class HeadFields {
@@ -46,6 +50,7 @@ export class HeadFields {
   private close = false;
   private keepAliveToken = false;
   private expectContinue = false;
+  private upgrade = false;
 
   constructor(
     private readonly versionMinor: number,
@@ -74,6 +79,9 @@ export class HeadFields {
         if (++this.hostCount > 1) throw new ProtocolError(400, "Multiple Host headers");
         if (value === "" || !isValidHost(value)) throw new ProtocolError(400, "Invalid Host header");
         this.host = value;
+        return;
+      case FramingField.Upgrade:
+        this.upgrade = true;
         return;
       case FramingField.Expect:
         if (value.toLowerCase() === "100-continue") this.expectContinue = true;
@@ -119,6 +127,7 @@ export class HeadFields {
       keepAlive,
       // RFC 9110 §10.1.1: a server MUST NOT send 100 (Continue) to an HTTP/1.0 client.
       expectContinue: this.expectContinue && this.versionMinor >= 1,
+      upgrade: this.upgrade,
     };
   }
 }
