@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { RequestParser, type ParserEvent } from "../../src/http/parser.ts";
 
-const enc = (s: string) => new TextEncoder().encode(s);
+const enc = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
 const UPGRADE = "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
 const FRAME = "\x81\x85\x01\x02\x03\x04ig";
 const NEXT = "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
