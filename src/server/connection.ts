@@ -29,6 +29,13 @@ import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
+// WebSocket hand-off (see the marked section "WebSocket hand-off" below).
+import { checkUpgrade, type UpgradeRequest } from "../http/websocket-handshake.ts";
+import { CLOSE_ABNORMAL } from "../http/websocket-close.ts";
+import type { WebSocketOptions } from "../pool/types.ts";
+import { handshakeRefusal } from "./websocket-head.ts";
+import { startWebSocketSession } from "./websocket-session.ts";
+import type { WebSocketTopics } from "./websocket-topics.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
@@ -52,6 +59,8 @@ export interface ConnectionContext {
   accessLog: AccessLogHook | null;
   /** Temp files for request bodies past --inbuf-overflow, reused between requests. */
   bodyFiles: BodyFiles;
+  /** Pub/sub topics of the WebSockets this server upgraded. */
+  topics: WebSocketTopics;
 }
 
 export class Connection {
@@ -74,6 +83,8 @@ export class Connection {
   private paused = false;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
+  /** The request whose valid WebSocket handshake waits for the app's answer (hand-off below). */
+  private upgrading: { ex: Exchange; handshake: UpgradeRequest } | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -147,6 +158,7 @@ export class Connection {
     this.queue.push(ex);
     this.receiving = ex;
     if (!head.keepAlive) this.closing = true;
+    if (head.upgrade) this.onUpgradeHead(ex);
     // RFC 9110 §10.1.1: 100 (Continue) before reading the body, once this request is next in line.
     if (!ex.continueSent) this.scheduleFlush();
   }
@@ -233,6 +245,7 @@ export class Connection {
       scriptName: this.ctx.options.urlPrefix,
       versionMinor: ex.head.versionMinor,
       requestLine: ex.requestLine,
+      upgrade: this.upgrading !== null && this.upgrading.ex === ex,
     };
     received.body = null;
     received.file = null; // the pool gives it back
@@ -249,7 +262,70 @@ export class Connection {
       data: (chunk) => this.onResponseData(ex, chunk),
       end: () => this.onResponseEnd(ex),
       error: (status, body) => this.onResponseError(ex, status, body),
+      upgrade: (headers, options) => this.onUpgrade(ex, headers, options),
     };
+  }
+
+  // --- WebSocket hand-off (RFC 6455 §4.2) ------------------------------------------------------
+  // The one place this connection knows WebSockets. The parser stops after a request with an
+  // Upgrade field and keeps the bytes after it (RFC 9110 §7.8), so such a request is always the
+  // connection's last HTTP request. A WebSocket handshake that checkUpgrade refuses is answered
+  // (400/426) and the connection closes; a valid one is dispatched with upgrade: true, and when
+  // the app upgrades it (sink.upgrade) the socket and those kept bytes go to a WebSocketSession
+  // (src/server/websocket-session.ts), which writes the 101 and owns the socket from then on.
+  // If the app answers with a plain response, it is sent with Connection: close.
+
+  private onUpgradeHead(ex: Exchange): void {
+    this.closing = true;
+    ex.keepAlive = false;
+    const check = checkUpgrade(ex.head.method, ex.head.versionMinor, ex.head.headers);
+    if (check === null) return; // another protocol (h2c...): served as HTTP, then closed
+    if ("status" in check) {
+      ex.id = 0; // never dispatched
+      this.running++;
+      ex.out.push(handshakeRefusal(check, this.ctx.options.ident, ex.head.versionMinor));
+      ex.headSent = true;
+      ex.status = check.status;
+      ex.done = true;
+      this.scheduleFlush();
+      return;
+    }
+    this.upgrading = { ex, handshake: check };
+    // Nothing more is HTTP; the client's first frames wait in the parser, bounded by not reading.
+    if (ex.body === null) this.socket.pause();
+  }
+
+  private onUpgrade(ex: Exchange, headers: string[], options: WebSocketOptions): void {
+    const up = this.upgrading;
+    if (this.closed || up === null || up.ex !== ex || this.queue[0] !== ex) {
+      // The client left, or (with --channel-request-lookahead) earlier responses are unwritten.
+      this.ctx.pool.webSocketClosed(ex.id, CLOSE_ABNORMAL, "");
+      if (!this.closed) this.socket.destroy();
+      return;
+    }
+    this.upgrading = null;
+    this.closed = true; // the HTTP connection is over: none of its code runs for this socket again
+    this.queue.length = 0;
+    this.running = 0;
+    ex.out.dispose();
+    this.deleteBodyFile(ex);
+    const socket = this.socket;
+    for (const event of ["data", "drain", "error", "close", "end"]) socket.removeAllListeners(event);
+    const ctx = this.ctx;
+    startWebSocketSession(
+      {
+        socket,
+        rest: this.parser.takeRest(),
+        id: ex.id,
+        handshake: up.handshake,
+        appHeaders: headers,
+        options,
+        client: ex.client,
+        requestLine: ex.requestLine,
+        requestHeaders: ex.head.headers,
+      },
+      { pool: ctx.pool, topics: ctx.topics, log: ctx.log, accessLog: ctx.accessLog, ident: ctx.options.ident, connection: this, onClose: () => ctx.onClose(this) },
+    );
   }
 
   private onResponseHead(ex: Exchange, status: number, statusText: string, headers: string[], bodyLength: number | null): void {
