@@ -1,7 +1,8 @@
 // WebSocket apps written for real frameworks, served unchanged by dist/tray from the fixture
 // project's own node_modules (test/fixtures/e2e/frameworks, pinned hono and elysia): Hono's
 // upgradeWebSocket from hono/bun, Elysia's .ws() exported as an app, and Elysia's .ws() in a
-// module that only calls .listen(port) (Bun.serve captured: nothing binds that port).
+// module that only calls .listen(port) (Bun.serve captured: nothing binds that port), and
+// hono/deno's upgradeWebSocket (Deno.upgradeWebSocket).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect as netConnect } from "node:net";
 import { startTray, type Tray } from "./harness.ts";
@@ -11,7 +12,7 @@ import { connect } from "./websocket-helpers.ts";
 const install = await ensureFrameworks();
 if (!install.ok) console.warn(`websocket-frameworks.test.ts: SKIPPED - the frameworks could not be installed: ${install.reason}`);
 
-const APPS = ["hono-ws.ts", "elysia-ws.ts", "elysia-listen.ts"] as const;
+const APPS = ["hono-ws.ts", "hono-deno-ws.ts", "elysia-ws.ts", "elysia-listen.ts"] as const;
 
 describe.skipIf(!install.ok)("framework WebSocket apps", () => {
   const trays = new Map<string, Tray>();
@@ -33,6 +34,13 @@ describe.skipIf(!install.ok)("framework WebSocket apps", () => {
     expect(await c.next(3)).toEqual(["hono:open", "hono:hi", "hono:binary:4"]);
     c.ws.close();
     expect(await (await fetch(`http://127.0.0.1:${trays.get("hono-ws.ts")!.port}/`)).text()).toBe("hono http");
+  });
+
+  test("Hono's hono/deno upgradeWebSocket (Deno.upgradeWebSocket, defined after the app loaded)", async () => {
+    const c = await connect(url("hono-deno-ws.ts", "/ws"));
+    c.ws.send("hi");
+    expect(await c.next(2)).toEqual(["deno:open", "deno:hi"]);
+    c.ws.close();
   });
 
   test("Elysia .ws() in an exported app that never called listen()", async () => {

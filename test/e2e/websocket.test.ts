@@ -182,6 +182,24 @@ describe("pub/sub across Workers (--threads=2)", () => {
   });
 });
 
+describe("Deno shape", () => {
+  test("Deno.upgradeWebSocket(request) gives a WebSocket-like socket (onopen, addEventListener, send, onclose)", async () => {
+    const own = await startTray([join(FIXTURES, "websocket", "deno.ts")]);
+    try {
+      const c = await connect(`ws://127.0.0.1:${own.port}/`);
+      c.ws.send("hi");
+      expect(await c.next(2)).toEqual(["deno:open", "echo:hi"]);
+      c.ws.close(1000);
+      await c.closed;
+      const deadline = Date.now() + 3000;
+      while (!own.stderr().includes("deno close 1000") && Date.now() < deadline) await Bun.sleep(20);
+      expect(own.stderr()).toContain("deno close 1000");
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe("lifecycle", () => {
   test("a Worker that dies closes its own WebSockets with 1011 and is replaced", async () => {
     const own = await startTray(["--threads=1", APP]);
