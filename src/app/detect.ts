@@ -13,6 +13,11 @@
 //      `(request, info) => Response` apps rely on. The log line says how to force the other;
 //   5. no usable export, but the module called listen() while loading -> node, serving that
 //      server on tray's sockets (listen-capture.ts keeps the app from binding its own port).
+//   6. no usable export, but the module called Bun.serve() while loading -> fetch, serving its
+//      fetch and websocket on tray's sockets (bun-serve-capture.ts; under every --interface).
+// A fetch app's WebSocket handlers: the export's `websocket` (`export default { fetch, websocket }`),
+// else those of the Bun.serve() it called while loading; an Elysia app that never called listen()
+// has its listen() called once here (it binds nothing) so that its .ws() routes get a server.
 // --interface=node skips 1 and 4's guess (any function is (req, res)); --interface=fetch is
 // loadApp() exactly, with its messages. Every failure is one AppLoadError line naming the module.
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -21,14 +26,16 @@ import { describeThrown, describeValue, isClass, isThenable, readProperty } from
 import { AppLoadError } from "./errors.ts";
 import type { AppInterface } from "./interfaces.ts";
 import { captureListen, capturedListens, type CapturedListen } from "./listen-capture.ts";
-import { MissingExportError, appShapeAdvice, bindToHolder, fetchMethod, loadApp, loadAppTarget, toFetchHandler, type AppTarget } from "./loader.ts";
+import { CapturedServer, captureBunServe, capturedServes, type CapturedServe } from "./bun-serve-capture.ts";
+import { MissingExportError, appShapeAdvice, bindToHolder, fetchMethod, loadAppTarget, toFetchHandler, type AppTarget } from "./loader.ts";
 import type { AppSpec, FetchHandler } from "./types.ts";
 
 /** A Node-style app: node:http's 'request' listener. It may return a promise (Koa, async handlers). */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 export type DetectedApp =
-  | { interface: "fetch"; handler: FetchHandler; note: string }
+  /** websocket: the app's Bun-style `websocket` object, or undefined; value: the exported app. */
+  | { interface: "fetch"; handler: FetchHandler; note: string; websocket?: unknown; value?: unknown }
   | { interface: "node"; listener: NodeListener; note: string };
 
 /** Parameter names that mark the second parameter of a Node-style handler. */
@@ -37,7 +44,24 @@ const RESPONSE_NAMES = new Set(["res", "resp", "response", "reply", "rep", "_res
 const NODE_ARITY_WHEN_UNNAMED = 3;
 
 export async function detectApp(spec: AppSpec, choice: AppInterface): Promise<DetectedApp> {
-  if (choice === "fetch") return { interface: "fetch", handler: await loadApp(spec), note: "" };
+  captureBunServe();
+  let detected: DetectedApp;
+  try {
+    detected = await detectExport(spec, choice);
+  } catch (error) {
+    const served = capturedServes();
+    if (!(error instanceof AppLoadError) || served.length === 0 || choice === "node") throw error;
+    return serveCaptured(spec, served, error.message);
+  }
+  if (detected.interface === "fetch" && detected.websocket === undefined) detected.websocket = await capturedWebSocket(detected);
+  return detected;
+}
+
+async function detectExport(spec: AppSpec, choice: AppInterface): Promise<DetectedApp> {
+  if (choice === "fetch") {
+    const target = await loadAppTarget(spec);
+    return { interface: "fetch", handler: toFetchHandler(target), note: "", websocket: webSocketOf(target.value), value: target.value };
+  }
   captureListen();
   let target: AppTarget;
   try {
@@ -64,7 +88,7 @@ function detectAuto(target: AppTarget, cwd: string): DetectedApp | null {
   const value = target.value;
   const how = (what: string, as: string, hint: string) => `--interface=auto: ${subject(target)} ${what}, so it is served as ${as}${hint}`;
   const fetch = fetchMethod(value);
-  if (fetch !== null) return { interface: "fetch", handler: toFetchHandler(target), note: how(describeValue(value), "a fetch app", "") };
+  if (fetch !== null) return { interface: "fetch", handler: toFetchHandler(target), note: how(describeValue(value), "a fetch app", ""), websocket: webSocketOf(value), value };
   const node = nodeListenerOf(target, cwd);
   if (node !== null) return { interface: "node", listener: node.listener, note: how(node.what, "a Node-style (req, res) app", "") };
   if (typeof value !== "function" || isClass(value)) return null;
@@ -73,6 +97,52 @@ function detectAuto(target: AppTarget, cwd: string): DetectedApp | null {
     return { interface: "node", listener: bindToHolder(value, target.holder) as NodeListener, note: how(shape, "a Node-style (req, res) app", "; --interface=fetch serves it as (request, info) => Response") };
   }
   return { interface: "fetch", handler: toFetchHandler(target), note: how(shape, "a fetch handler (request, info) => Response", "; if it takes (req, res), start tray with --interface=node") };
+}
+
+/** The `websocket` property of a fetch app object (Bun.serve's shape), or undefined. */
+function webSocketOf(value: unknown): unknown {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return undefined;
+  const websocket = readProperty(value, "websocket");
+  return websocket === null ? undefined : websocket;
+}
+
+/** Elysia's shape: .ws() routes reach the server its listen() made (app.server), null until then. */
+function looksLikeUnlistenedElysia(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  return typeof readProperty(value, "listen") === "function" && typeof readProperty(value, "ws") === "function" && readProperty(value, "server") === null;
+}
+
+/** WebSocket handlers for an exported fetch app with none of its own: its Bun.serve()'s. */
+async function capturedWebSocket(detected: DetectedApp): Promise<unknown> {
+  const value = detected.interface === "fetch" ? detected.value : undefined;
+  if (capturedServes().length === 0 && looksLikeUnlistenedElysia(value)) {
+    // Binds nothing (Bun.serve is captured); sets app.server, which its .ws() routes upgrade on.
+    (readProperty(value as object, "listen") as (port: number) => unknown).call(value, 0);
+    await Promise.resolve();
+  }
+  const served = capturedServes();
+  return served.length === 0 ? undefined : served[served.length - 1].websocket;
+}
+
+/** Rule 6: the fetch and websocket the module passed to Bun.serve() while loading. */
+function serveCaptured(spec: AppSpec, served: readonly CapturedServe[], why: string): DetectedApp {
+  const where = served.map((s) => s.where).join(", ");
+  if (served.length > 1) {
+    throw new AppLoadError(`${why}; it also called Bun.serve() ${served.length} times while loading (${where}); export the app to serve, or name it as ${spec.module}:NAME`);
+  }
+  const entry = served[0];
+  if (typeof entry.fetch !== "function") {
+    throw new AppLoadError(`${why}; it called Bun.serve() (${where}) with no fetch function, which tray needs to serve it`);
+  }
+  const server = new CapturedServer(entry, 0, "0.0.0.0");
+  // Read per request: Elysia's server.reload() replaces the fetch.
+  const handler: FetchHandler = (request, info) => (entry.fetch as FetchHandler).call(server, request, info);
+  return {
+    interface: "fetch",
+    handler,
+    websocket: entry.websocket ?? undefined,
+    note: `${JSON.stringify(spec.module)} called Bun.serve() while loading: serving its fetch${entry.websocket ? " and websocket" : ""} on tray's sockets (its ${where} is not bound)`,
+  };
 }
 
 function detectNode(target: AppTarget, cwd: string): DetectedApp | null {

@@ -21,12 +21,14 @@ export const enum FramingField {
   Connection,
   ContentLength,
   TransferEncoding,
+  Upgrade,
 }
 
-/** Lower-case name and kind, by name length (the five names have five different lengths). */
+/** Lower-case name and kind, by name length (the six names have six different lengths). */
 const BY_LENGTH: Record<number, [string, FramingField]> = {
   4: ["host", FramingField.Host],
   6: ["expect", FramingField.Expect],
+  7: ["upgrade", FramingField.Upgrade],
   10: ["connection", FramingField.Connection],
   14: ["content-length", FramingField.ContentLength],
   17: ["transfer-encoding", FramingField.TransferEncoding],
@@ -38,6 +40,8 @@ export interface Framing {
   chunked: boolean;
   keepAlive: boolean;
   expectContinue: boolean;
+  /** RFC 9110 §7.8: the client offers to switch protocols after this request (an Upgrade field). */
+  upgrade: boolean;
 }
 
 export class HeadFields {
@@ -48,6 +52,7 @@ export class HeadFields {
   private close = false;
   private keepAliveToken = false;
   private expectContinue = false;
+  private upgrade = false;
 
   constructor(
     private readonly versionMinor: number,
@@ -78,6 +83,9 @@ export class HeadFields {
         // never a failure in the Worker.
         this.host = parseAuthority(value);
         if (this.host === null) throw new ProtocolError(400, "Invalid Host header");
+        return;
+      case FramingField.Upgrade:
+        this.upgrade = true;
         return;
       case FramingField.Expect:
         if (value.toLowerCase() === "100-continue") this.expectContinue = true;
@@ -123,6 +131,7 @@ export class HeadFields {
       keepAlive,
       // RFC 9110 §10.1.1: a server MUST NOT send 100 (Continue) to an HTTP/1.0 client.
       expectContinue: this.expectContinue && this.versionMinor >= 1,
+      upgrade: this.upgrade,
     };
   }
 }

@@ -61,6 +61,8 @@ export interface RequestHead {
   chunked: boolean;
   keepAlive: boolean;
   expectContinue: boolean;
+  /** RFC 9110 §7.8: an Upgrade field: the parser stops after this message (see takeRest/resume). */
+  upgrade: boolean;
 }
 
 export type ParserEvent =
@@ -78,6 +80,9 @@ const enum State {
   Trailers,
   /** A message with "Connection: close" ended: later bytes are not requests (RFC 9112 §9.6). */
   Closed,
+  /** A message with an Upgrade field ended (RFC 9110 §7.8): later bytes may be another protocol's,
+   *  so they are kept unparsed until the caller says which: takeRest() or resume(). */
+  Switching,
   Dead,
 }
 
@@ -136,6 +141,8 @@ export class RequestParser implements PendingBytes {
   private remaining = 0;
   private received = 0;
   private keepAlive = true;
+  /** The current message has an Upgrade field: stop after it (State.Switching). */
+  private switching = false;
 
   constructor(limits: Partial<ParserLimits> = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -154,6 +161,37 @@ export class RequestParser implements PendingBytes {
     if (this.state === State.Dead || this.state === State.Closed || chunk.byteLength === 0) return [];
     const moved = appendChunk(this, chunk);
     if (moved !== 0) this.rebase(moved);
+    if (this.state === State.Switching) {
+      // Kept for takeRest()/resume(); the caller stops reading meanwhile, which bounds them.
+      const kept = keepRest(this);
+      if (kept !== 0) this.rebase(kept);
+      return [];
+    }
+    return this.run();
+  }
+
+  /** After an upgrade request: the protocol switched (RFC 9110 §15.2.2), so every byte kept since
+   *  that request ended belongs to the new protocol. The parser reads nothing more. */
+  takeRest(): Uint8Array {
+    const rest = Uint8Array.prototype.slice.call(this.input.subarray(this.pos, this.end));
+    dropPending(this);
+    this.state = State.Closed;
+    return rest;
+  }
+
+  /** After an upgrade request the server did not switch: the kept bytes are HTTP after all. */
+  resume(): ParserEvent[] {
+    if (this.state !== State.Switching) return [];
+    if (this.keepAlive) this.beginSection(State.Head);
+    else {
+      this.state = State.Closed;
+      dropPending(this);
+      return [];
+    }
+    return this.run();
+  }
+
+  private run(): ParserEvent[] {
     this.events = [];
     try {
       while (this.step());
@@ -388,6 +426,7 @@ export class RequestParser implements PendingBytes {
       chunked: false,
       keepAlive: true,
       expectContinue: false,
+      upgrade: false,
     };
   }
 
@@ -415,6 +454,8 @@ export class RequestParser implements PendingBytes {
     head.chunked = framing.chunked;
     head.keepAlive = framing.keepAlive;
     head.expectContinue = framing.expectContinue;
+    head.upgrade = framing.upgrade;
+    this.switching = framing.upgrade;
     this.events.push({ type: "head", head });
     this.keepAlive = head.keepAlive;
     this.received = 0;
@@ -431,7 +472,10 @@ export class RequestParser implements PendingBytes {
 
   private endMessage(trailers: string[]): void {
     this.events.push({ type: "end", trailers });
-    if (this.keepAlive) {
+    if (this.switching) {
+      this.switching = false;
+      this.state = State.Switching;
+    } else if (this.keepAlive) {
       this.beginSection(State.Head);
     } else {
       this.state = State.Closed;

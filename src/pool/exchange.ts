@@ -17,7 +17,8 @@
 import { bodyAllowed, bodyLengthError } from "../http/response-writer.ts";
 import { openBodyFile, type BodyFile } from "./body-file.ts";
 import { BODY_APP_ERROR, DATA_PIECE_MAX, STATUS_APP_ERROR } from "./limits.ts";
-import { OP_DATA, OP_END, OP_ERROR, OP_HEAD, OP_RESPONSE, type Outbox } from "./protocol.ts";
+import { encodeData, encodeEnd, encodeError, encodeHead, encodeResponse, encodeWsUpgrade, type Outbox, type RequestFields } from "./protocol.ts";
+import type { WebSocketOptions } from "./types.ts";
 
 /** What an exchange needs from the Worker it runs in. */
 export interface ExchangeHost {
@@ -42,23 +43,7 @@ const HELD = 1; // head and first chunk waiting for the end or the flush
 const STREAMING = 2; // head sent
 const DONE = 3;
 
-/** The request fields of OP_REQUEST (protocol.ts), decoded. */
-export interface RequestFields {
-  method: string;
-  url: string;
-  /** Flat [name, value, ...], latin-1, as received (Node calls this rawHeaders). */
-  rawHeaders: string[];
-  body: Uint8Array | null;
-  bodyFile: string | null;
-  bodyLength: number;
-  remoteHostname: string;
-  remotePort: number;
-  transport: "tcp" | "unix";
-  family: "IPv4" | "IPv6" | "";
-  scriptName: string;
-  /** HTTP/1.versionMinor. */
-  versionMinor: number;
-}
+export type { RequestFields } from "./protocol.ts";
 
 export class Exchange {
   readonly id: number;
@@ -132,9 +117,7 @@ export class Exchange {
     if (this.isHead) return;
     if (this.state === HELD) this.releaseHead();
     this.unacked += chunk.byteLength;
-    const out = this.host.outbox;
-    out.fields.push(OP_DATA, this.id);
-    out.pushBytes(chunk, owned);
+    encodeData(this.host.outbox, this.id, chunk, owned);
     this.host.scheduleFlush();
   }
 
@@ -165,10 +148,9 @@ export class Exchange {
     const out = this.host.outbox;
     if (this.isHead) {
       this.pushHead(this.headLength >= 0 ? this.headLength : length);
-      out.fields.push(OP_END, this.id);
+      encodeEnd(out, this.id);
     } else {
-      this.pushHeadFields(OP_RESPONSE);
-      out.pushBytes(body, owned);
+      encodeResponse(out, this.id, this.status, this.statusText, this.headers, body, owned);
     }
     this.finish();
   }
@@ -183,16 +165,14 @@ export class Exchange {
     }
     const out = this.host.outbox;
     if (this.state === STREAMING) {
-      out.fields.push(OP_END, this.id);
+      encodeEnd(out, this.id);
     } else if (this.isHead) {
       // RFC 9110 §9.3.2: the length a GET would have had — the app's own word, else the count of
       // a body it gave; no body and no word: unknown, so no Content-Length at all.
       this.pushHead(this.headLength >= 0 ? this.headLength : this.sent > 0 ? this.sent : -1);
-      out.fields.push(OP_END, this.id);
+      encodeEnd(out, this.id);
     } else {
-      this.pushHeadFields(OP_RESPONSE);
-      if (this.first === null) out.fields.push(0, 0, 0);
-      else out.pushBytes(this.first, true);
+      encodeResponse(out, this.id, this.status, this.statusText, this.headers, this.first, true);
       this.first = null;
     }
     this.finish();
@@ -213,32 +193,22 @@ export class Exchange {
     if (this.isHead) {
       // A HEAD answer is complete with its head: stop the app's (possibly endless) body here.
       this.pushHead(this.headLength);
-      this.host.outbox.fields.push(OP_END, this.id);
+      encodeEnd(this.host.outbox, this.id);
       this.cancelSource(undefined);
       this.finish();
       return;
     }
     this.pushHead(this.declared);
     this.state = STREAMING;
-    const out = this.host.outbox;
     const first = this.first!;
     this.first = null;
     this.unacked += first.byteLength;
-    out.fields.push(OP_DATA, this.id);
-    out.pushBytes(first, true);
+    encodeData(this.host.outbox, this.id, first, true);
   }
 
   private pushHead(bodyLength: number): void {
-    this.pushHeadFields(OP_HEAD);
-    this.host.outbox.fields.push(bodyLength);
+    encodeHead(this.host.outbox, this.id, this.status, this.statusText, this.headers, bodyLength);
   }
-  /** op, id, status, statusText, n, then the n header fields: how OP_HEAD and OP_RESPONSE start. */
-  private pushHeadFields(op: number): void {
-    const f = this.host.outbox.fields;
-    f.push(op, this.id, this.status, this.statusText, this.headers.length);
-    for (let i = 0; i < this.headers.length; i++) f.push(this.headers[i]);
-  }
-
 
   /** The app failed (threw, rejected, returned a non-Response, broke its stream). Before the head
    *  the server answers 500; after it, the server closes the connection. */
@@ -248,15 +218,25 @@ export class Exchange {
     const body = this.host.exposeTracebacks ? `${BODY_APP_ERROR}\n\n${text}` : BODY_APP_ERROR;
     // A head still held back never reaches the main thread: the error replaces it.
     this.first = null;
-    this.host.outbox.fields.push(OP_ERROR, this.id, STATUS_APP_ERROR, body, text);
+    encodeError(this.host.outbox, this.id, STATUS_APP_ERROR, body, text);
     this.cancelSource(error);
+    this.finish();
+  }
+
+  /** The app upgraded the request to a WebSocket (websockets.ts): the request ends here, and
+   *  whatever the handler returned is dropped, as Bun does. */
+  upgraded(headers: string[], options: WebSocketOptions): void {
+    if (this.state === DONE) return;
+    this.first = null;
+    encodeWsUpgrade(this.host.outbox, this.id, headers, options);
+    this.cancelSource(undefined);
     this.finish();
   }
 
   /** The request is refused before the app sees it (no log line: a client can cause it at will). */
   refuse(status: number, body: string): void {
     if (this.state === DONE) return;
-    this.host.outbox.fields.push(OP_ERROR, this.id, status, body, "");
+    encodeError(this.host.outbox, this.id, status, body, "");
     this.finish();
   }
 

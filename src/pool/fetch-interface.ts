@@ -2,20 +2,42 @@
 // the ServeInfo second argument, calls the handler, and streams the Response it returns into the
 // Exchange — reading the body stream only while the main thread keeps up (flow control).
 // Node-style (req, res) apps would get a sibling of this file driving the same Exchange.
+// WebSockets (Bun's shape): info also offers upgrade(request, { headers, data }), publish() and
+// subscriberCount(); a request the main thread found to be a valid handshake is registered with
+// the Worker's WebSockets, and once its handler settles an upgrade it asked for is sent instead
+// of whatever the handler returned (websockets.ts).
 import type { FetchHandler, RemoteAddr, RequestIP, ServeInfo } from "../app/types.ts";
 import { blobBodyLength, hasMemoryBody } from "./fetch-globals.ts";
 import { declaredLength, type Exchange } from "./exchange.ts";
 import { BODY_METHOD_UNSUPPORTED, DATA_PIECE_MAX, STATUS_METHOD_UNSUPPORTED } from "./limits.ts";
+import type { SendData } from "./server-websocket.ts";
+import type { UpgradeOptions, WebSockets } from "./websockets.ts";
 
-/** The `info` argument: Deno's remoteAddr, Bun's requestIP(), and scriptName (url_prefix). */
+/** The `info` argument: Deno's remoteAddr, Bun's requestIP(), and scriptName (url_prefix); Bun's
+ *  upgrade(), publish() and subscriberCount() for WebSockets. */
 class FetchInfo implements ServeInfo {
   readonly scriptName: string;
   private readonly exchange: Exchange;
+  private readonly webSockets: WebSockets;
   private addr: RemoteAddr | null = null;
 
-  constructor(exchange: Exchange) {
+  constructor(exchange: Exchange, webSockets: WebSockets) {
     this.exchange = exchange;
+    this.webSockets = webSockets;
     this.scriptName = exchange.request.scriptName;
+  }
+
+  /** Bun's server.upgrade(): false unless this request is a valid WebSocket handshake. */
+  upgrade(request: Request, options?: UpgradeOptions): boolean {
+    return this.webSockets.upgrade(request, options, this.exchange);
+  }
+
+  publish(topic: string, data: SendData, compress?: boolean): number {
+    return this.webSockets.publish(topic, data, compress);
+  }
+
+  subscriberCount(topic: string): number {
+    return this.webSockets.subscriberCount(topic);
   }
 
   // Built on first use: most apps never ask.
@@ -35,7 +57,7 @@ class FetchInfo implements ServeInfo {
   }
 }
 
-export function runFetch(handler: FetchHandler, exchange: Exchange): void {
+export function runFetch(handler: FetchHandler, exchange: Exchange, webSockets: WebSockets): void {
   let request: Request;
   try {
     request = buildRequest(exchange);
@@ -48,9 +70,13 @@ export function runFetch(handler: FetchHandler, exchange: Exchange): void {
     exchange.refuse(STATUS_METHOD_UNSUPPORTED, BODY_METHOD_UNSUPPORTED);
     return;
   }
+  if (exchange.request.upgrade) {
+    runUpgradable(handler, exchange, request, webSockets);
+    return;
+  }
   let result: unknown;
   try {
-    result = handler(request, new FetchInfo(exchange));
+    result = handler(request, new FetchInfo(exchange, webSockets));
   } catch (error) {
     exchange.fail(error);
     return;
@@ -59,6 +85,29 @@ export function runFetch(handler: FetchHandler, exchange: Exchange): void {
   else if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
     settle(exchange, result as PromiseLike<unknown>);
   } else notAResponse(exchange, result);
+}
+
+/** A valid handshake: the handler may upgrade it; once it settles, an upgrade wins over its result. */
+function runUpgradable(handler: FetchHandler, exchange: Exchange, request: Request, webSockets: WebSockets): void {
+  webSockets.register(request, exchange);
+  let result: unknown;
+  try {
+    result = handler(request, new FetchInfo(exchange, webSockets));
+  } catch (error) {
+    if (!webSockets.settle(exchange)) exchange.fail(error);
+    return;
+  }
+  Promise.resolve(result).then(
+    (value) => {
+      if (webSockets.settle(exchange)) {
+        if (value instanceof Response) value.body?.cancel().catch(() => {});
+      } else if (value instanceof Response) respond(exchange, value);
+      else notAResponse(exchange, value);
+    },
+    (error: unknown) => {
+      if (!webSockets.settle(exchange)) exchange.fail(error);
+    },
+  );
 }
 
 function buildRequest(exchange: Exchange): Request {

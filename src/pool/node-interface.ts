@@ -24,7 +24,7 @@ import type { Socket } from "node:net";
 import type { NodeListener } from "../app/detect.ts";
 import { describeError, type Exchange } from "./exchange.ts";
 import { ExchangeSocket } from "./node-socket.ts";
-import { OP_LOG } from "./protocol.ts";
+import { encodeLog } from "./protocol.ts";
 
 /** Node's ServerResponse internals this file sets (present in Node and in Bun's node:http). */
 interface ResponseInternals {
@@ -152,6 +152,6 @@ function returnedResponse(exchange: Exchange, socket: ExchangeSocket): void {
 }
 
 function log(exchange: Exchange, line: string): void {
-  exchange.host.outbox.fields.push(OP_LOG, line);
+  encodeLog(exchange.host.outbox, line);
   exchange.host.scheduleFlush();
 }

@@ -13,6 +13,12 @@
 // reload() and retire() stay in this file: they swap slots inside the pool's own slot list, and
 // the retired set they keep is read on the hot path (flush, ack/cancel, settling a request).
 //
+// WebSockets: a request the app upgrades keeps its id as a WebSocket in the same slot
+// (slot.sockets), so its messages go to the Worker that runs its handlers; the main thread's
+// session (src/server/websocket-session.ts) is its WebSocketPeer. A Worker that dies closes only
+// its own WebSockets (1011). Topic counts span every Worker: the main thread's registry says
+// how many subscribers a topic has and every Worker is told (subscriberCount() is synchronous).
+//
 // Beside this file: slot.ts (Slot, Entry, a Worker's states), types.ts (PoolOptions, PoolRequest,
 // ResponseSink: what the server hands in and hears back).
 import { AppLoadError } from "../app/loader.ts";
@@ -26,27 +32,42 @@ import {
   STATUS_UNAVAILABLE,
 } from "./limits.ts";
 import {
-  OP_ABORT,
-  OP_ACK,
-  OP_CANCEL,
   OP_DATA,
   OP_END,
   OP_ERROR,
   OP_FATAL,
   OP_HEAD,
-  OP_INIT,
   OP_LOAD_FAILED,
   OP_LOG,
   OP_READY,
-  OP_REQUEST,
   OP_RESPONSE,
+  OP_WS_CLOSE,
+  OP_WS_PUBLISH,
+  OP_WS_RECEIVED,
+  OP_WS_SEND,
+  OP_WS_SUBSCRIBE,
+  OP_WS_TERMINATE,
+  OP_WS_UNSUBSCRIBE,
+  OP_WS_UPGRADE,
   Outbox,
-  messageBytes,
+  decodeFromWorker,
+  encodeAck,
+  encodeAbort,
+  encodeCancel,
+  encodeInit,
+  encodeRequest,
+  encodeWsAck,
+  encodeWsClosed,
+  encodeWsMessage,
+  encodeWsOpen,
+  encodeWsPing,
+  encodeWsPong,
+  encodeWsTopicCount,
   messageFields,
   type Message,
 } from "./protocol.ts";
 import { DEAD, Entry, READY, STARTING, Slot, errorEventReason } from "./slot.ts";
-import type { PoolOptions, PoolRequest, ResponseSink } from "./types.ts";
+import type { PoolOptions, PoolRequest, PublishHandler, ResponseSink, WebSocketPeer } from "./types.ts";
 import { workerURL } from "./worker-url.ts";
 
 export class WorkerPool {
@@ -95,16 +116,7 @@ export class WorkerPool {
     slot.entries.set(id, new Entry(sink, request.requestLine, request.releaseBody));
     slot.inFlight++;
     this.total++;
-    const out = slot.outbox;
-    const f = out.fields;
-    const headers = request.headers;
-    f.push(OP_REQUEST, id, request.method, request.url, headers.length);
-    for (let i = 0; i < headers.length; i++) f.push(headers[i]);
-    f.push(request.bodyFile);
-    if (request.body === null) f.push(0, 0, 0);
-    else out.pushBytes(request.body, true);
-    const remote = request.remote;
-    f.push(request.bodyLength, remote.hostname, remote.port, remote.transport, request.family, request.scriptName, request.versionMinor);
+    encodeRequest(slot.outbox, id, request);
     this.scheduleFlush();
     return id;
   }
@@ -113,7 +125,7 @@ export class WorkerPool {
   ack(id: number, bytes: number): void {
     const slot = this.owner(id);
     if (slot === null) return;
-    slot.outbox.fields.push(OP_ACK, id, bytes);
+    encodeAck(slot.outbox, id, bytes);
     this.scheduleFlush();
   }
 
@@ -126,7 +138,7 @@ export class WorkerPool {
     this.settled(slot);
     // The Worker may still be reading the body's file until it sees the cancel: never reuse it.
     entry.releaseBody?.(false);
-    slot.outbox.fields.push(OP_CANCEL, id);
+    encodeCancel(slot.outbox, id);
     this.scheduleFlush();
   }
 
@@ -135,7 +147,7 @@ export class WorkerPool {
   abort(id: number): void {
     const slot = this.owner(id);
     if (slot === null) return;
-    slot.outbox.fields.push(OP_ABORT, id);
+    encodeAbort(slot.outbox, id);
     this.scheduleFlush();
   }
 
@@ -145,6 +157,105 @@ export class WorkerPool {
     if (slot.entries.has(id)) return slot;
     if (this.retiring.size > 0) for (const old of this.retiring) if (old.entries.has(id)) return old;
     return null;
+  }
+
+  // --- WebSockets ----------------------------------------------------------------------------
+
+  /** Who hears publishes from the Workers (the server's topic registry); set once by the server. */
+  onPublish: PublishHandler | null = null;
+  /** Subscribers per topic across the server, as last told (a respawned Worker is told them all). */
+  private readonly topicCounts = new Map<string, number>();
+
+  /** The 101 is written: WebSocket `id` (its upgrade request's id) is open; the app's open() runs. */
+  openWebSocket(id: number, peer: WebSocketPeer): void {
+    const slot = this.slots[id % this.slots.length];
+    const home = slot.worker !== null ? slot : this.retiredHolding(id);
+    if (home === null || home.worker === null) {
+      // The Worker that upgraded it died meanwhile: nothing will run its handlers.
+      queueMicrotask(() => peer.lost(1011, "the worker running the app died"));
+      return;
+    }
+    home.sockets.set(id, peer);
+    encodeWsOpen(home.outbox, id);
+    this.scheduleFlush();
+  }
+
+  /** One whole message from the client (payload given away). */
+  webSocketMessage(id: number, binary: boolean, payload: Uint8Array): void {
+    const slot = this.socketOwner(id);
+    if (slot === null) return;
+    encodeWsMessage(slot.outbox, id, binary, payload);
+    this.scheduleFlush();
+  }
+
+  /** A ping (opcode 9) or pong (10) from the client, for the app's ping/pong handlers. */
+  webSocketControl(id: number, opcode: number, payload: Uint8Array): void {
+    const slot = this.socketOwner(id);
+    if (slot === null) return;
+    if (opcode === 9) encodeWsPing(slot.outbox, id, payload);
+    else encodeWsPong(slot.outbox, id, payload);
+    this.scheduleFlush();
+  }
+
+  /** `bytes` of the app's sends on `id` reached the socket. */
+  webSocketAck(id: number, bytes: number): void {
+    const slot = this.socketOwner(id);
+    if (slot === null) return;
+    encodeWsAck(slot.outbox, id, bytes);
+    this.scheduleFlush();
+  }
+
+  /** The WebSocket is over (the app's close() runs); also for an upgrade whose socket was gone. */
+  webSocketClosed(id: number, code: number, reason: string): void {
+    const slot = this.socketOwner(id) ?? this.slots[id % this.slots.length];
+    const had = slot.sockets.delete(id);
+    if (slot.worker === null) return;
+    encodeWsClosed(slot.outbox, id, code, reason);
+    this.scheduleFlush();
+    if (had && slot.retired && slot.inFlight === 0 && slot.sockets.size === 0 && this.retiring.has(slot)) this.retire(slot);
+  }
+
+  /** A topic's subscriber count changed: every Worker learns it (batched with the turn's ops). */
+  topicCount(topic: string, count: number): void {
+    if (count === 0) this.topicCounts.delete(topic);
+    else this.topicCounts.set(topic, count);
+    for (const slot of this.slots) encodeWsTopicCount(slot.outbox, topic, count);
+    for (const slot of this.retiring) encodeWsTopicCount(slot.outbox, topic, count);
+    this.scheduleFlush();
+  }
+
+  /** Open WebSockets across all Workers. */
+  get webSockets(): number {
+    let n = 0;
+    for (const slot of this.slots) n += slot.sockets.size;
+    for (const slot of this.retiring) n += slot.sockets.size;
+    return n;
+  }
+
+  private socketOwner(id: number): Slot | null {
+    const slot = this.slots[id % this.slots.length];
+    if (slot.sockets.has(id)) return slot;
+    if (this.retiring.size > 0) for (const old of this.retiring) if (old.sockets.has(id)) return old;
+    return null;
+  }
+
+  private retiredHolding(id: number): Slot | null {
+    for (const old of this.retiring) if (old.index === id % this.slots.length && old.worker !== null) return old;
+    return null;
+  }
+
+  /** Closes the slot's WebSockets: its Worker is gone (1011) or the pool closes (1001). */
+  private loseSockets(slot: Slot, code: number, reason: string): number {
+    const peers = [...slot.sockets.values()];
+    slot.sockets.clear();
+    for (const peer of peers) {
+      try {
+        peer.lost(code, reason);
+      } catch (error) {
+        this.sinkFailed(error);
+      }
+    }
+    return peers.length;
   }
 
   /**
@@ -179,12 +290,12 @@ export class WorkerPool {
       this.options.onWorkerRestart?.("reload");
       old.retired = true;
       this.retiring.add(old);
-      if (old.inFlight === 0) {
+      if (old.inFlight === 0 && old.sockets.size === 0) {
         this.retire(old);
         continue;
       }
       old.drainTimer = setTimeout(() => {
-        const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true);
+        const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true) + this.loseSockets(old, 1001, "the app was reloaded");
         this.options.log(`worker ${old.index}: ${failed} request(s) still running on the code before the reload after ${RELOAD_DRAIN_MS} ms were stopped`);
         this.retire(old);
       }, RELOAD_DRAIN_MS);
@@ -249,6 +360,7 @@ export class WorkerPool {
     this.closed = true;
     for (const slot of [...this.slots, ...this.retiring]) {
       this.failAll(slot, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true);
+      this.loseSockets(slot, 1001, "the server is shutting down");
       if (slot.drainTimer !== null) clearTimeout(slot.drainTimer);
       this.stop(slot);
     }
@@ -319,7 +431,9 @@ export class WorkerPool {
     });
     const { app, exposeTracebacks, highWatermark } = this.options;
     const appInterface = this.options.appInterface ?? "auto";
-    worker.postMessage(JSON.stringify([OP_INIT, app.module, app.object, app.call ? 1 : 0, app.cwd, exposeTracebacks ? 1 : 0, highWatermark, appInterface]));
+    worker.postMessage(encodeInit({ ...app, exposeTracebacks, highWatermark, appInterface }));
+    // A replacement learns the topics' subscriber counts as they stand.
+    for (const [topic, count] of this.topicCounts) encodeWsTopicCount(slot.outbox, topic, count);
     // Requests left queued by a Worker that died follow the init message.
     if (!slot.outbox.empty) this.scheduleFlush();
   }
@@ -328,99 +442,84 @@ export class WorkerPool {
     const f = messageFields(message);
     let i = 0;
     while (i < f.length) {
-      const op = f[i] as number;
-      const id = f[i + 1] as number;
-      switch (op) {
-        case OP_RESPONSE: {
-          const n = f[i + 4] as number;
-          const at = i + 5 + n;
-          const entry = this.take(slot, id);
-          if (entry !== null) {
-            const length = f[at + 2] as number;
-            const sink = entry.sink;
-            try {
-              sink.head(f[i + 2] as number, f[i + 3] as string, f.slice(i + 5, at) as string[], length);
-              if (length > 0) sink.data(messageBytes(message, f[at] as number, f[at + 1] as number, length));
-              sink.end();
-            } catch (error) {
-              this.sinkFailed(error);
-            }
+      const op = decodeFromWorker(f, i, message);
+      i = op.next;
+      try {
+        switch (op.op) {
+          case OP_RESPONSE: {
+            const entry = this.take(slot, op.id);
+            if (entry === null) break;
+            const body = op.body;
+            const length = body === null ? 0 : body.byteLength;
+            entry.sink.head(op.status, op.statusText, op.headers, length);
+            if (body !== null && length > 0) entry.sink.data(body);
+            entry.sink.end();
+            break;
           }
-          i = at + 3;
-          break;
-        }
-        case OP_HEAD: {
-          const n = f[i + 4] as number;
-          const at = i + 5 + n;
-          const entry = slot.entries.get(id);
-          if (entry !== undefined) {
-            const length = f[at] as number;
-            try {
-              entry.sink.head(f[i + 2] as number, f[i + 3] as string, f.slice(i + 5, at) as string[], length < 0 ? null : length);
-            } catch (error) {
-              this.sinkFailed(error);
-            }
+          case OP_HEAD:
+            slot.entries.get(op.id)?.sink.head(op.status, op.statusText, op.headers, op.bodyLength);
+            break;
+          case OP_DATA:
+            slot.entries.get(op.id)?.sink.data(op.chunk);
+            break;
+          case OP_END:
+            this.take(slot, op.id)?.sink.end();
+            break;
+          case OP_ERROR: {
+            const entry = this.take(slot, op.id);
+            if (entry === null) break;
+            if (op.logText !== "") this.options.log(`error while serving "${entry.requestLine}": ${op.logText}`);
+            entry.sink.error(op.status, op.body);
+            break;
           }
-          i = at + 1;
-          break;
-        }
-        case OP_DATA: {
-          const entry = slot.entries.get(id);
-          if (entry !== undefined) {
-            try {
-              entry.sink.data(messageBytes(message, f[i + 2] as number, f[i + 3] as number, f[i + 4] as number));
-            } catch (error) {
-              this.sinkFailed(error);
+          case OP_LOG:
+            this.options.log(op.line);
+            break;
+          case OP_READY:
+            if (this.loadNote === "") this.loadNote = op.note;
+            this.loaded(slot, null);
+            break;
+          case OP_LOAD_FAILED:
+            this.loaded(slot, op.reason);
+            break;
+          case OP_FATAL:
+            slot.fatalReason = op.reason;
+            break;
+          case OP_WS_UPGRADE: {
+            // The request is over; its id lives on as a WebSocket once the server opens it.
+            const entry = this.take(slot, op.id);
+            if (entry !== null) entry.sink.upgrade(op.headers, op.options);
+            else {
+              // The client left before the app upgraded: the Worker's waiting socket is closed.
+              encodeWsClosed(slot.outbox, op.id, 1006, "");
+              this.scheduleFlush();
             }
+            break;
           }
-          i += 5;
-          break;
+          case OP_WS_SEND:
+            slot.sockets.get(op.id)?.send(op.opcode, op.payload, op.compress);
+            break;
+          case OP_WS_CLOSE:
+            slot.sockets.get(op.id)?.close(op.code, op.reason);
+            break;
+          case OP_WS_TERMINATE:
+            slot.sockets.get(op.id)?.terminate();
+            break;
+          case OP_WS_SUBSCRIBE:
+            slot.sockets.get(op.id)?.subscribe(op.topic);
+            break;
+          case OP_WS_UNSUBSCRIBE:
+            slot.sockets.get(op.id)?.unsubscribe(op.topic);
+            break;
+          case OP_WS_PUBLISH:
+            this.onPublish?.(op.topic, op.opcode, op.compress, op.excludeId, op.payload);
+            break;
+          case OP_WS_RECEIVED:
+            slot.sockets.get(op.id)?.received(op.bytes);
+            break;
         }
-        case OP_END: {
-          const entry = this.take(slot, id);
-          if (entry !== null) {
-            try {
-              entry.sink.end();
-            } catch (error) {
-              this.sinkFailed(error);
-            }
-          }
-          i += 2;
-          break;
-        }
-        case OP_ERROR: {
-          const entry = this.take(slot, id);
-          if (entry !== null) {
-            const logText = f[i + 4] as string;
-            if (logText !== "") this.options.log(`error while serving "${entry.requestLine}": ${logText}`);
-            try {
-              entry.sink.error(f[i + 2] as number, f[i + 3] as string);
-            } catch (error) {
-              this.sinkFailed(error);
-            }
-          }
-          i += 5;
-          break;
-        }
-        case OP_LOG:
-          this.options.log(f[i + 1] as string);
-          i += 2;
-          break;
-        case OP_READY:
-          if (this.loadNote === "") this.loadNote = f[i + 1] as string;
-          this.loaded(slot, null);
-          i += 2;
-          break;
-        case OP_LOAD_FAILED:
-          this.loaded(slot, f[i + 1] as string);
-          i += 2;
-          break;
-        case OP_FATAL:
-          slot.fatalReason = f[i + 1] as string;
-          i += 2;
-          break;
-        default:
-          throw new Error(`bug: unknown op ${op} from worker ${slot.index}`);
+      } catch (error) {
+        this.sinkFailed(error);
       }
     }
   }
@@ -440,7 +539,7 @@ export class WorkerPool {
   private settled(slot: Slot): void {
     slot.inFlight--;
     if (--this.total === 0 && this.onIdle !== null) this.onIdle();
-    if (slot.retired && slot.inFlight === 0 && this.retiring.has(slot)) this.retire(slot);
+    if (slot.retired && slot.inFlight === 0 && slot.sockets.size === 0 && this.retiring.has(slot)) this.retire(slot);
   }
 
   private sinkFailed(error: unknown): void {
@@ -483,6 +582,8 @@ export class WorkerPool {
     this.detach(slot);
     worker?.terminate();
     const body = this.options.exposeTracebacks ? `${BODY_APP_ERROR}\n\nThe worker running the app died: ${reason}` : BODY_APP_ERROR;
+    const sockets = this.loseSockets(slot, 1011, "the worker running the app died");
+    if (sockets > 0) this.options.log(`worker ${slot.index}: ${sockets} WebSocket(s) on it closed with 1011`);
     if (slot.retired) {
       // A replaced Worker is not replaced again: what it held fails, the new Worker serves on.
       const failed = this.failAll(slot, STATUS_APP_ERROR, body, () => true);

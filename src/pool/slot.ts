@@ -6,7 +6,7 @@
 // posted (`posted` marks the line). reload() puts fresh slots in place and the old ones are
 // retired (`retired`, `drainTimer`) until their last request settles.
 import { Outbox } from "./protocol.ts";
-import type { ResponseSink } from "./types.ts";
+import type { ResponseSink, WebSocketPeer } from "./types.ts";
 
 /** A dispatched request the main thread still waits on. */
 export class Entry {
@@ -26,6 +26,8 @@ export class Slot {
   state = DEAD;
   inFlight = 0;
   readonly entries = new Map<number, Entry>();
+  /** Open WebSockets whose handlers run in this slot's Worker, by their upgrade request's id. */
+  readonly sockets = new Map<number, WebSocketPeer>();
   outbox = new Outbox();
   /** Highest request id already posted to the current Worker; later ones are still queued. */
   posted = -1;

@@ -37,6 +37,27 @@ export interface PoolRequest {
   /** The request's HTTP version is 1.versionMinor (RFC 9112 §2.3: 0 or 1). */
   versionMinor: number;
   requestLine: string; // "GET /x HTTP/1.1", for log lines
+  /** The main thread checked a WebSocket handshake (RFC 6455 §4.2.1) in this request: the app may
+   *  upgrade it (fetch apps: info.upgrade(request)); the answer is then ResponseSink.upgrade(). */
+  upgrade: boolean;
+}
+
+/** What the app chose for a WebSocket (Bun's `websocket` options), with Bun's defaults filled in. */
+export interface WebSocketOptions {
+  /** A message (all its fragments) over this many bytes closes the connection with 1009. */
+  maxPayloadLength: number;
+  /** Seconds without a byte from the client before the connection is closed (0: never). */
+  idleTimeout: number;
+  /** Bytes of the app's sends not yet written past which send() says -1 (and drops past it). */
+  backpressureLimit: number;
+  /** Past backpressureLimit, close the connection instead of dropping messages. */
+  closeOnBackpressureLimit: boolean;
+  /** Offer permessage-deflate (RFC 7692) when the client asks for it. */
+  perMessageDeflate: boolean;
+  /** Ping an idle client before idleTimeout runs out, so a live one answers and stays. */
+  sendPings: boolean;
+  /** A WebSocket's own publish() reaches itself too when it is subscribed. */
+  publishToSelf: boolean;
 }
 
 export interface ResponseSink {
@@ -48,4 +69,26 @@ export interface ResponseSink {
   /** The request failed (app threw, Worker died). Before head(): the server answers status+body;
    *  after head(): the server closes the connection. */
   error(status: number, body: string): void;
+  /** The app upgraded the request to a WebSocket (only when PoolRequest.upgrade): the server
+   *  writes the 101 with the app's extra header fields and then calls pool.openWebSocket(). */
+  upgrade(headers: string[], options: WebSocketOptions): void;
 }
+
+/** The main thread's side of one open WebSocket, as the pool reaches it (src/server/websocket-session.ts). */
+export interface WebSocketPeer {
+  /** A frame from the app: RFC 6455 opcode (1 text, 2 binary, 9 ping, 10 pong) and payload (owned). */
+  send(opcode: number, payload: Uint8Array, compress: boolean): void;
+  /** The app starts the closing handshake (code 0: a close frame with no status). */
+  close(code: number, reason: string): void;
+  /** The app drops the connection. */
+  terminate(): void;
+  /** The Worker handed `bytes` of the client's messages to the app. */
+  received(bytes: number): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  /** The Worker is gone (died: 1011) or the pool is closing (1001): close with this code. */
+  lost(code: number, reason: string): void;
+}
+
+/** A publish from any Worker (to every subscriber of the topic on every Worker). */
+export type PublishHandler = (topic: string, opcode: number, compress: boolean, excludeId: number, payload: Uint8Array) => void;

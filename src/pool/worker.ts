@@ -3,7 +3,9 @@
 // reply produced during an event-loop turn as ONE message at the end of that turn (protocol.ts).
 // It also turns its own death (uncaught error, the app calling process.exit) into one last
 // message saying why, after flushing what was already answered, so the pool can log and replace it.
+import { setServerBackend } from "../app/bun-serve-capture.ts";
 import { detectApp } from "../app/detect.ts";
+import { installDenoUpgrade } from "./deno-upgrade.ts";
 import type { AppInterface } from "../app/interfaces.ts";
 import { AppLoadError } from "../app/loader.ts";
 import { scheduleThisThreadAsBatch } from "./batch-scheduling.ts";
@@ -15,16 +17,17 @@ import {
   OP_ABORT,
   OP_ACK,
   OP_CANCEL,
-  OP_FATAL,
-  OP_INIT,
-  OP_LOAD_FAILED,
-  OP_READY,
   OP_REQUEST,
   Outbox,
-  messageBytes,
+  decodeInit,
+  decodeToWorker,
+  fatalMessage,
+  loadFailedMessage,
   messageFields,
+  readyMessage,
   type Message,
 } from "./protocol.ts";
+import { WebSockets } from "./websockets.ts";
 
 declare const self: Worker;
 
@@ -50,8 +53,12 @@ function scheduleFlush(): void {
   setImmediate(flush);
 }
 
+/** The Worker's WebSockets: the main thread's WebSocket ops go to them (websockets.ts). */
+const webSockets = new WebSockets(host);
+
 function flush(): void {
   flushScheduled = false;
+  webSockets.beforeFlush();
   const held = host.held;
   for (let i = 0; i < held.length; i++) held[i].releaseHead();
   held.length = 0;
@@ -75,20 +82,24 @@ self.onmessage = (event: MessageEvent<Message>) => {
 };
 
 async function init(fields: unknown[]): Promise<void> {
-  if (fields[0] !== OP_INIT) throw new Error("bug: the first message to a Worker must be OP_INIT");
-  const [, module, object, call, cwd, exposeTracebacks, highWatermark, appInterface] = fields as [number, string, string, number, string, number, number, AppInterface];
-  host.exposeTracebacks = exposeTracebacks === 1;
-  host.highWatermark = highWatermark;
+  const init = decodeInit(fields);
+  if (init === null) throw new Error("bug: the first message to a Worker must be OP_INIT");
+  const { module, object, call, cwd, appInterface } = init;
+  host.exposeTracebacks = init.exposeTracebacks;
+  host.highWatermark = init.highWatermark;
   guardAgainstDeath();
   // Threads the app starts from this one inherit the policy (sched(7)): app work as well.
   await scheduleThisThreadAsBatch();
   installFetchGlobals();
   let note: string;
   try {
-    const app = await detectApp({ module, object, call: call === 1, cwd }, appInterface);
+    const app = await detectApp({ module, object, call, cwd }, appInterface);
     if (app.interface === "fetch") {
       const handler = app.handler;
-      run = (exchange) => runFetch(handler, exchange);
+      webSockets.setApp(app.websocket, webSocketAppError);
+      setServerBackend(webSockets);
+      installDenoUpgrade(webSockets);
+      run = (exchange) => runFetch(handler, exchange, webSockets);
     } else {
       const listener = app.listener;
       run = (exchange) => runNode(listener, exchange);
@@ -96,11 +107,16 @@ async function init(fields: unknown[]): Promise<void> {
     note = app.note;
   } catch (error) {
     const message = error instanceof AppLoadError ? error.message : `${module} could not be loaded: ${firstLine(describeError(error))}`;
-    self.postMessage(JSON.stringify([OP_LOAD_FAILED, message]));
+    self.postMessage(loadFailedMessage(message));
     return;
   }
-  self.postMessage(JSON.stringify([OP_READY, note]));
+  self.postMessage(readyMessage(note));
   for (const message of early.splice(0)) receive(message);
+}
+
+/** The app's `websocket` object is not usable: said once at load time, as a note of the log. */
+function webSocketAppError(reason: string): never {
+  throw new AppLoadError(reason);
 }
 
 function receive(message: Message): void {
@@ -108,40 +124,20 @@ function receive(message: Message): void {
   const runApp = run!;
   let i = 0;
   while (i < f.length) {
-    const op = f[i] as number;
-    if (op === OP_REQUEST) {
-      const id = f[i + 1] as number;
-      const n = f[i + 4] as number;
-      const at = i + 5 + n; // just past the header fields
-      const bufferIndex = f[at + 1] as number;
-      const exchange = new Exchange(host, id, {
-        method: f[i + 2] as string,
-        url: f[i + 3] as string,
-        rawHeaders: f.slice(i + 5, at) as string[],
-        bodyFile: f[at] as string | null,
-        body: bufferIndex === 0 ? null : messageBytes(message, bufferIndex, f[at + 2] as number, f[at + 3] as number),
-        bodyLength: f[at + 4] as number,
-        remoteHostname: f[at + 5] as string,
-        remotePort: f[at + 6] as number,
-        transport: f[at + 7] as "tcp" | "unix",
-        family: f[at + 8] as "IPv4" | "IPv6" | "",
-        scriptName: f[at + 9] as string,
-        versionMinor: f[at + 10] as number,
-      });
-      i = at + 11;
-      exchanges.set(id, exchange);
+    const op = decodeToWorker(f, i, message);
+    i = op.next;
+    if (op.op === OP_REQUEST) {
+      const exchange = new Exchange(host, op.id, op.request);
+      exchanges.set(op.id, exchange);
       runApp(exchange);
-    } else if (op === OP_ACK) {
-      exchanges.get(f[i + 1] as number)?.ack(f[i + 2] as number);
-      i += 3;
-    } else if (op === OP_CANCEL) {
-      exchanges.get(f[i + 1] as number)?.cancel();
-      i += 2;
-    } else if (op === OP_ABORT) {
-      exchanges.get(f[i + 1] as number)?.abort.abort();
-      i += 2;
+    } else if (op.op === OP_ACK) {
+      exchanges.get(op.id)?.ack(op.bytes);
+    } else if (op.op === OP_CANCEL) {
+      exchanges.get(op.id)?.cancel();
+    } else if (op.op === OP_ABORT) {
+      exchanges.get(op.id)?.abort.abort();
     } else {
-      throw new Error(`bug: unknown op ${op} from the main thread`);
+      webSockets.receive(op);
     }
   }
 }
@@ -158,7 +154,7 @@ function guardAgainstDeath(): void {
     dying = true;
     try {
       flush();
-      self.postMessage(JSON.stringify([OP_FATAL, reason]));
+      self.postMessage(fatalMessage(reason));
     } finally {
       exit(code);
     }

@@ -36,6 +36,10 @@ import { httpDate } from "./date.ts";
 import type { Log } from "./log.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
 import type { ConnectionSettings } from "./settings.ts";
+import { checkUpgrade } from "../http/websocket-handshake.ts";
+import type { UpgradeRequest } from "../http/websocket-handshake.ts";
+import { CLOSE_ABNORMAL } from "../http/websocket-close.ts";
+import type { WebSocketOptions } from "../pool/types.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
@@ -69,6 +73,21 @@ export interface RequestRunner {
   cancel(id: number): void;
   /** The client will send nothing more: abort request.signal, still deliver the response. */
   abort(id: number): void;
+  /** An upgrade the connection could not hand over: the app's WebSocket is closed at once. */
+  webSocketClosed(id: number, code: number, reason: string): void;
+}
+
+/** What a connection hands over when the app upgrades its last request (RFC 6455 §4.2). */
+export interface UpgradeHandoff {
+  /** Bytes that came after the upgrade request: the client's first frames. */
+  rest: Uint8Array;
+  id: number;
+  handshake: UpgradeRequest;
+  appHeaders: string[];
+  options: WebSocketOptions;
+  client: string;
+  requestLine: string;
+  requestHeaders: string[];
 }
 
 export interface ConnectionContext {
@@ -83,6 +102,8 @@ export interface ConnectionContext {
   accessLog: AccessLogHook | null;
   /** Temp files for request bodies past --inbuf-overflow, reused between requests. */
   bodyFiles: BodyFiles;
+  /** Takes over the socket of a connection whose request the app upgraded (a WebSocket session). */
+  upgrade: (connection: Connection, handoff: UpgradeHandoff) => void;
   /** --admin-listen: told of every exchange as it finishes; null (the default) costs nothing. */
   metrics: ServerMetrics | null;
 }
@@ -92,6 +113,8 @@ export const enum ConnectionState {
   Closing,
   Lingering,
   Closed,
+  /** The socket belongs to a WebSocket session now; nothing here touches it again. */
+  Upgraded,
 }
 
 export class Connection {
@@ -117,8 +140,12 @@ export class Connection {
   private paused = false;
   /** Bytes that arrived while reading was paused (a runtime may still deliver what it has read). */
   private held: Uint8Array[] = [];
+  /** The request whose valid WebSocket handshake waits for the app's answer. */
+  private upgrading: { ex: Exchange; handshake: UpgradeRequest } | null = null;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
+  /** The request whose valid WebSocket handshake waits for the app's answer (hand-off below). */
+  private upgrading: { ex: Exchange; handshake: UpgradeRequest } | null = null;
 
   constructor(
     readonly socket: ConnectionSocket,
@@ -163,6 +190,11 @@ export class Connection {
   /** Bytes from the client. */
   receive(chunk: Uint8Array): void {
     this.lastActivity = this.ctx.clock.now();
+    if (this.upgrading !== null) {
+      // After a WebSocket handshake, bytes are the client's first frames: kept for the session.
+      this.held.push(chunk);
+      return;
+    }
     if (!this.reading) return;
     if (this.paused) {
       this.held.push(chunk);
@@ -212,6 +244,7 @@ export class Connection {
     this.queue.push(ex);
     this.receiving = ex;
     if (!head.keepAlive) this.state = ConnectionState.Closing;
+    if (head.upgrade) this.onUpgradeHead(ex);
     if (ex.continueOwed) this.scheduleFlush();
   }
 
@@ -305,6 +338,7 @@ export class Connection {
 
   private dispatch(ex: Exchange): void {
     this.running++;
+    if (ex.head.upgrade && this.refusedUpgrade(ex)) return;
     const origin = this.ctx.origin(ex.head, this.peer);
     if (!("url" in origin)) {
       // A request the proxy-header rules refuse: answer it and close, like any bad request.
@@ -329,6 +363,7 @@ export class Connection {
       scriptName: this.ctx.settings.urlPrefix,
       versionMinor: ex.head.versionMinor,
       requestLine: ex.requestLine,
+      upgrade: this.upgrading !== null && this.upgrading.ex === ex,
     };
     received.body = null;
     received.file = null; // the pool gives it back
@@ -345,7 +380,67 @@ export class Connection {
       data: (chunk) => this.onResponseData(ex, chunk),
       end: () => this.onResponseEnd(ex),
       error: (status, body) => this.respondError(ex, status, body),
+      upgrade: (headers, options) => this.onUpgrade(ex, headers, options),
     };
+  }
+
+  // --- WebSocket hand-off (RFC 6455 §4.2) ------------------------------------------------------
+  // The parser stops after a request with an Upgrade field and keeps the bytes after it (RFC 9110
+  // §7.8), so such a request is always the connection's last. A WebSocket handshake checkUpgrade
+  // refuses is answered (400, 426) and the connection closes; a valid one is dispatched with
+  // upgrade: true, and when the app upgrades it the socket and the bytes after the request go to
+  // ctx.upgrade (a WebSocket session writes the 101 and owns the socket from then on). An app that
+  // answers with a plain response instead gets it sent, and the connection closes.
+
+  private onUpgradeHead(ex: Exchange): void {
+    this.state = ConnectionState.Closing;
+    ex.keepAlive = false;
+    // Nothing after it is HTTP: later bytes wait in the kernel (or in `held`) for the session.
+    if (ex.body === null) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Checks the handshake at dispatch: a bad one is answered here; a valid one is remembered. */
+  private refusedUpgrade(ex: Exchange): boolean {
+    const check = checkUpgrade(ex.head.method, ex.head.versionMinor, ex.head.headers);
+    if (check === null) return false; // another protocol (h2c...): served as HTTP, then closed
+    if (!("key" in check)) {
+      this.respondError(ex, check.status, check.message, check.headers);
+      return true;
+    }
+    this.upgrading = { ex, handshake: check };
+    return false;
+  }
+
+  private onUpgrade(ex: Exchange, headers: string[], options: WebSocketOptions): void {
+    const up = this.upgrading;
+    if (this.state === ConnectionState.Closed || up === null || up.ex !== ex || this.queue[0] !== ex || ex.state !== ExchangeState.Running) {
+      // The client left, or (with --channel-request-lookahead) earlier responses are unwritten.
+      this.ctx.pool.webSocketClosed(ex.id, CLOSE_ABNORMAL, "");
+      if (this.state !== ConnectionState.Closed) this.destroy();
+      return;
+    }
+    this.upgrading = null;
+    this.state = ConnectionState.Upgraded;
+    this.queue.length = 0;
+    this.running = 0;
+    ex.state = ExchangeState.Done;
+    ex.out.dispose();
+    this.deleteBodyFile(ex);
+    const parts = [this.parser.takeRest(), ...this.held];
+    this.held = [];
+    this.ctx.upgrade(this, {
+      rest: parts.length === 1 ? parts[0] : Buffer.concat(parts),
+      id: ex.id,
+      handshake: up.handshake,
+      appHeaders: headers,
+      options,
+      client: ex.client,
+      requestLine: ex.requestLine,
+      requestHeaders: ex.head.headers,
+    });
   }
 
   /** This response may leave the connection open: its request allowed it, and a connection
@@ -432,11 +527,11 @@ export class Connection {
 
   /** tray answers the request itself (the app failed, the pool refused it). Before the head this
    *  is a whole error response; after it, the only signal left is closing (RFC 9112 §8). */
-  private respondError(ex: Exchange, status: number, body: string): void {
-    if (ex.state === ExchangeState.Done || this.state === ConnectionState.Closed) return;
+  private respondError(ex: Exchange, status: number, body: string, headers: string[] = []): void {
+    if (ex.state === ExchangeState.Done || this.state >= ConnectionState.Closed) return;
     if (ex.state !== ExchangeState.HeadSent) {
       const keepAlive = this.mayPersist(ex);
-      ex.out.push(errorResponse(status, body, this.ctx.settings.ident, keepAlive, ex.head.versionMinor, ex.head.method));
+      ex.out.push(errorResponse(status, body, this.ctx.settings.ident, keepAlive, ex.head.versionMinor, ex.head.method, headers));
       ex.keepAlive = keepAlive;
       ex.status = status;
       if (this.ctx.accessLog !== null && ex.head.method !== "HEAD") ex.sent = Buffer.byteLength(errorBody(status, body));
@@ -529,7 +624,7 @@ export class Connection {
       return;
     }
     this.dispatchReady();
-    if (this.paused && this.queue.length < MAX_QUEUED_REQUESTS / 2) this.resumeReading();
+    if (this.paused && this.upgrading === null && this.queue.length < MAX_QUEUED_REQUESTS / 2) this.resumeReading();
   }
 
   private resumeReading(): void {
@@ -540,6 +635,7 @@ export class Connection {
 
   /** Parses bytes that arrived while reading was paused, as long as reading stays unpaused. */
   private flushHeld(): void {
+    if (this.upgrading !== null) return; // the client's first frames, kept for the session
     while (this.held.length > 0 && !this.paused && this.reading) this.parse(this.held.shift()!);
     if (!this.reading) this.held = [];
   }
@@ -592,6 +688,7 @@ export class Connection {
 
   /** --channel-timeout: a connection silent that long, with no app work in flight, is closed. */
   sweepIdle(now: number): void {
+    if (this.state === ConnectionState.Upgraded) return; // the session keeps its own idleTimeout
     if (!this.busy && now - this.lastActivity >= this.ctx.settings.channelTimeoutMs) this.destroy();
   }
 
@@ -649,7 +746,7 @@ export class Connection {
 
   /** The socket is gone: cancel what the app still works on, log what was cut short. */
   closed(): void {
-    if (this.state === ConnectionState.Closed) return;
+    if (this.state >= ConnectionState.Closed) return;
     const wasAnswering = this.queue.some((ex) => ex.state !== ExchangeState.Done);
     this.state = ConnectionState.Closed;
     if (this.ctx.settings.logSocketErrors && wasAnswering) {

@@ -12,7 +12,9 @@ export function errorBody(status: number, reason: string): string {
   return reason.startsWith(title) ? `${reason}\n` : `${title}\n\n${reason}\n`;
 }
 
-export function errorResponse(status: number, reason: string, ident: string, keepAlive = false, versionMinor = 1, method = "GET"): Uint8Array {
+/** `headers`: fields the status itself calls for (426's Sec-WebSocket-Version, RFC 6455 §4.4). */
+export function errorResponse(status: number, reason: string, ident: string, keepAlive = false, versionMinor = 1, method = "GET", headers: string[] = []): Uint8Array {
   const body = Buffer.from(errorBody(status, reason), "utf8");
-  return wholeResponse({ method, versionMinor, keepAlive, status, headers: ["Content-Type", "text/plain; charset=utf-8"], date: httpDate(), server: ident }, body).bytes;
+  const fields = ["Content-Type", "text/plain; charset=utf-8", ...headers];
+  return wholeResponse({ method, versionMinor, keepAlive, status, headers: fields, date: httpDate(), server: ident }, body).bytes;
 }

@@ -30,6 +30,8 @@ import { openAdminListener } from "./admin.ts";
 import type { AdminListener, AdminState } from "./admin.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { gateProxyProtocol } from "./proxy-protocol-gate.ts";
+import { WebSocketTopics } from "./websocket-topics.ts";
+import { closeWebSockets, startWebSocketSession } from "./websocket-session.ts";
 import { SystemdError, notifyReady, notifyStopping, setNotifyLog, takeListenFds } from "./systemd.ts";
 
 /** How often connection deadlines are checked: their resolution. */
@@ -99,6 +101,9 @@ export async function serve(options: Options): Promise<number> {
 
   const bodyFiles = new BodyFiles();
   const clock = SYSTEM_CLOCK;
+  // WebSocket pub/sub spans Workers: publishes come through the pool, counts go back to every Worker.
+  const topics = new WebSocketTopics((topic, count) => pool.topicCount(topic, count));
+  pool.onPublish = (topic, opcode, compress, excludeId, payload) => void topics.publish(topic, opcode, compress, excludeId, payload);
   const ctx: ConnectionContext = {
     settings: connectionSettings(options),
     clock,
@@ -112,6 +117,16 @@ export async function serve(options: Options): Promise<number> {
       connections.delete(connection);
       admitWaiting();
       if (stopping && connections.size === 0) finish();
+    },
+    // The app upgraded a request: the socket becomes a WebSocket session, which owns it from now on
+    // and still counts in --connection-limit (the connection stays in the set until it closes).
+    upgrade: (connection, handoff) => {
+      const socket = connection.socket as Socket;
+      for (const event of ["data", "drain", "error", "close", "end"]) socket.removeAllListeners(event);
+      startWebSocketSession(
+        { ...handoff, socket },
+        { pool, topics, log, accessLog: ctx.accessLog, ident: options.ident, onClose: () => ctx.onClose(connection) },
+      );
     },
   };
 
@@ -287,6 +302,7 @@ export async function serve(options: Options): Promise<number> {
     for (const [socket] of waiting.splice(0)) socket.destroy();
     for (const socket of gated) socket.destroy();
     for (const c of connections) c.shutdown();
+    closeWebSockets(); // 1001 to every WebSocket; each one's connection goes when its socket closes
     if (connections.size === 0) void finish();
     setTimeout(() => {
       if (!finished) log("Shutdown grace period over: closing remaining connections");

@@ -21,7 +21,7 @@ const UNRESERVED = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 const SUB_DELIMS = "!$&'()*+,;=";
 const PCHAR = UNRESERVED + SUB_DELIMS + ":@";
 /** Field names the parser interprets; the model adds these itself so it knows what to expect. */
-const INTERPRETED = new Set(["host", "content-length", "transfer-encoding", "connection", "expect"]);
+const INTERPRETED = new Set(["host", "content-length", "transfer-encoding", "connection", "expect", "upgrade"]);
 
 const chars = (set: string, min: number, max: number): fc.Arbitrary<string> =>
   fc.string({ unit: fc.constantFrom(...set.split("")), minLength: min, maxLength: max });
@@ -200,6 +200,7 @@ function serialize(m: Model): { raw: Uint8Array; expected: Expected } {
     chunked: m.body.kind === "chunked",
     keepAlive,
     expectContinue: m.expectContinue,
+    upgrade: false,
   };
   return { raw: concat(parts), expected: { head: expectedHead, body, trailers } };
 }

@@ -67,6 +67,7 @@ class FakePool implements RequestRunner {
   abort(id: number): void {
     this.aborted.push(id);
   }
+  webSocketClosed(): void {}
 }
 
 class FakeClock implements Clock {
@@ -111,6 +112,9 @@ function setup(over: Partial<ConnectionSettings> = {}) {
     accessLog: (record) => void access.push(record),
     bodyFiles: new BodyFiles(),
     metrics: null,
+    upgrade: () => {
+      throw new Error("no upgrade expected");
+    },
   };
   const connection = new Connection(socket, ctx, PEER);
   return { socket, pool, clock, logs, access, connection, closedNotified: () => closedNotified };
