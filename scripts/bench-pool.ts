@@ -28,6 +28,7 @@ const request: PoolRequest = {
   scriptName: "",
   versionMinor: 1,
   requestLine: "GET /hello HTTP/1.1",
+  upgrade: false,
 };
 
 /** CPU seconds per thread of this process (Linux /proc; empty elsewhere), keyed "tid name". */
@@ -77,6 +78,7 @@ async function run(threads: number): Promise<number> {
       bytes += chunk.byteLength;
     },
     end: next,
+    upgrade() {},
     error() {
       failed++;
       next();

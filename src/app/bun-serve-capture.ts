@@ -10,7 +10,7 @@
 
 /** What the Worker provides behind every captured server (src/pool/websockets.ts). */
 export interface ServerBackend {
-  upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean;
+  upgrade(request: Request, options?: { headers?: ConstructorParameters<typeof Headers>[0]; data?: unknown }): boolean;
   publish(topic: string, data: string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer, compress?: boolean): number;
   subscriberCount(topic: string): number;
 }
@@ -49,7 +49,7 @@ export class CapturedServer {
     return new URL(`http://${this.hostname === "0.0.0.0" ? "localhost" : this.hostname}:${this.port}/`);
   }
 
-  upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean {
+  upgrade(request: Request, options?: { headers?: ConstructorParameters<typeof Headers>[0]; data?: unknown }): boolean {
     return backend?.upgrade(request, options) ?? false;
   }
 

@@ -377,7 +377,7 @@ export class MessageReader {
   private frameEnd(events: WebSocketEvent[]): void {
     const opcode = this.opcode;
     if (opcode >= OPCODE_CLOSE) {
-      let data = EMPTY;
+      let data: Uint8Array = EMPTY;
       if (this.controlPieces.length > 0) data = concat(this.controlPieces, this.payloadLength);
       this.controlPieces = [];
       if (opcode === OPCODE_PING) events.push({ type: "ping", data });

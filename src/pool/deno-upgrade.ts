@@ -64,7 +64,7 @@ export class DenoWebSocket extends EventTarget {
         this.fire(new Event("open"), this.onopen);
       },
       message: (_ws, message) => {
-        const data = typeof message === "string" || this.binaryType === "arraybuffer" ? message : new Blob([message as ArrayBuffer]);
+        const data = typeof message === "string" || this.binaryType === "arraybuffer" ? message : new Blob([message as Uint8Array<ArrayBuffer>]);
         this.fire(new MessageEvent("message", { data }), this.onmessage);
       },
       close: (_ws, code, reason) => {

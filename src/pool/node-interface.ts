@@ -152,6 +152,6 @@ function returnedResponse(exchange: Exchange, socket: ExchangeSocket): void {
 }
 
 function log(exchange: Exchange, line: string): void {
-  encodeLog(exchange.host.outbox, line);
+  encodeLog(exchange.host.outbox, line, "error");
   exchange.host.scheduleFlush();
 }

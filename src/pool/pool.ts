@@ -102,7 +102,7 @@ export class WorkerPool {
       for (const slot of this.slots) this.stop(slot);
       throw new AppLoadError(failure);
     }
-    if (this.loadNote !== "") this.options.log(this.loadNote);
+    if (this.loadNote !== "") this.options.log(this.loadNote, "info");
   }
 
   dispatch(request: PoolRequest, sink: ResponseSink): number {
@@ -296,7 +296,7 @@ export class WorkerPool {
       }
       old.drainTimer = setTimeout(() => {
         const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true) + this.loseSockets(old, 1001, "the app was reloaded");
-        this.options.log(`worker ${old.index}: ${failed} request(s) still running on the code before the reload after ${RELOAD_DRAIN_MS} ms were stopped`);
+        this.options.log(`worker ${old.index}: ${failed} request(s) still running on the code before the reload after ${RELOAD_DRAIN_MS} ms were stopped`, "warning");
         this.retire(old);
       }, RELOAD_DRAIN_MS);
     }
@@ -468,12 +468,12 @@ export class WorkerPool {
           case OP_ERROR: {
             const entry = this.take(slot, op.id);
             if (entry === null) break;
-            if (op.logText !== "") this.options.log(`error while serving "${entry.requestLine}": ${op.logText}`);
+            if (op.logText !== "") this.options.log(`error while serving "${entry.requestLine}": ${op.logText}`, "error");
             entry.sink.error(op.status, op.body);
             break;
           }
           case OP_LOG:
-            this.options.log(op.line);
+            this.options.log(op.line, op.level);
             break;
           case OP_READY:
             if (this.loadNote === "") this.loadNote = op.note;
@@ -543,7 +543,7 @@ export class WorkerPool {
   }
 
   private sinkFailed(error: unknown): void {
-    this.options.log(`bug: a response sink threw: ${error instanceof Error ? error.stack : String(error)}`);
+    this.options.log(`bug: a response sink threw: ${error instanceof Error ? error.stack : String(error)}`, "error");
   }
 
   private loaded(slot: Slot, failure: string | null): void {
@@ -565,7 +565,7 @@ export class WorkerPool {
       return;
     }
     // A replacement could not load the app (it changed on disk?): keep trying, others serve.
-    this.options.log(`worker ${slot.index}: the replacement could not load the app: ${failure}; retrying in ${RESPAWN_RETRY_MS} ms`);
+    this.options.log(`worker ${slot.index}: the replacement could not load the app: ${failure}; retrying in ${RESPAWN_RETRY_MS} ms`, "error");
     const worker = slot.worker;
     this.detach(slot);
     this.failAll(slot, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true);
@@ -583,11 +583,11 @@ export class WorkerPool {
     worker?.terminate();
     const body = this.options.exposeTracebacks ? `${BODY_APP_ERROR}\n\nThe worker running the app died: ${reason}` : BODY_APP_ERROR;
     const sockets = this.loseSockets(slot, 1011, "the worker running the app died");
-    if (sockets > 0) this.options.log(`worker ${slot.index}: ${sockets} WebSocket(s) on it closed with 1011`);
+    if (sockets > 0) this.options.log(`worker ${slot.index}: ${sockets} WebSocket(s) on it closed with 1011`, "error");
     if (slot.retired) {
       // A replaced Worker is not replaced again: what it held fails, the new Worker serves on.
       const failed = this.failAll(slot, STATUS_APP_ERROR, body, () => true);
-      this.options.log(`worker ${slot.index} (replaced by a reload) died (${reason}); ${failed} request(s) in flight on it failed`);
+      this.options.log(`worker ${slot.index} (replaced by a reload) died (${reason}); ${failed} request(s) in flight on it failed`, "error");
       this.retire(slot);
       return;
     }
@@ -601,13 +601,13 @@ export class WorkerPool {
     const posted = slot.posted;
     const failed = this.failAll(slot, STATUS_APP_ERROR, body, (id) => id <= posted);
     if (wasReady) {
-      this.options.log(`worker ${slot.index} died (${reason}); ${failed} request(s) in flight on it failed; starting a replacement`);
+      this.options.log(`worker ${slot.index} died (${reason}); ${failed} request(s) in flight on it failed; starting a replacement`, "error");
       this.options.onWorkerRestart?.("crash");
       // Acks and cancels queued for the dead Worker mean nothing to the new one; requests do.
       this.spawn(slot);
     } else {
       // A replacement that dies while loading would die again at once: pause between attempts.
-      this.options.log(`worker ${slot.index}: the replacement died while loading the app (${reason}); retrying in ${RESPAWN_RETRY_MS} ms`);
+      this.options.log(`worker ${slot.index}: the replacement died while loading the app (${reason}); retrying in ${RESPAWN_RETRY_MS} ms`, "error");
       slot.retryTimer = setTimeout(() => this.spawn(slot), RESPAWN_RETRY_MS);
     }
   }

@@ -27,6 +27,7 @@
 // BYTES (text already checked as UTF-8 by the main thread); an opcode field holds RFC 6455's
 // opcode (1 text, 2 binary, 9 ping, 10 pong).
 import type { AppInterface } from "../app/interfaces.ts";
+import type { LogLevel } from "../server/log.ts";
 import { SMALL_CHUNK_MAX, SMALL_STAGING_SIZE } from "./limits.ts";
 import type { PoolRequest, WebSocketOptions } from "./types.ts";
 
@@ -78,7 +79,7 @@ export const OP_END = 14;
 export const OP_RESPONSE = 15;
 /** [OP_ERROR, id, status, body, logText] — the request failed; logText goes to the log with the request line. */
 export const OP_ERROR = 16;
-/** [OP_LOG, line] — a line for the server's log. */
+/** [OP_LOG, line, level] — a line for the server's log, at its level ("info" | "warning" | "error"). */
 export const OP_LOG = 17;
 /** [OP_FATAL, reason] — the Worker is about to die (uncaught error, process.exit in the app). */
 export const OP_FATAL = 18;
@@ -403,8 +404,8 @@ export function encodeError(out: Outbox, id: number, status: number, body: strin
   out.fields.push(OP_ERROR, id, status, body, logText);
 }
 
-export function encodeLog(out: Outbox, line: string): void {
-  out.fields.push(OP_LOG, line);
+export function encodeLog(out: Outbox, line: string, level: LogLevel): void {
+  out.fields.push(OP_LOG, line, level);
 }
 
 export function encodeWsUpgrade(out: Outbox, id: number, headers: string[], options: WebSocketOptions): void {
@@ -458,7 +459,7 @@ export function encodeWsReceived(out: Outbox, id: number, bytes: number): void {
 export type FromWorker =
   | { op: typeof OP_READY; note: string; next: number }
   | { op: typeof OP_LOAD_FAILED | typeof OP_FATAL; reason: string; next: number }
-  | { op: typeof OP_LOG; line: string; next: number }
+  | { op: typeof OP_LOG; line: string; level: LogLevel; next: number }
   | { op: typeof OP_HEAD; id: number; status: number; statusText: string; headers: string[]; bodyLength: number | null; next: number }
   | { op: typeof OP_DATA; id: number; chunk: Uint8Array; next: number }
   | { op: typeof OP_END | typeof OP_WS_TERMINATE; id: number; next: number }
@@ -507,7 +508,7 @@ export function decodeFromWorker(f: unknown[], i: number, message: Message): Fro
     case OP_ERROR:
       return { op, id: f[i + 1] as number, status: f[i + 2] as number, body: f[i + 3] as string, logText: f[i + 4] as string, next: i + 5 };
     case OP_LOG:
-      return { op, line: f[i + 1] as string, next: i + 2 };
+      return { op, line: f[i + 1] as string, level: f[i + 2] as LogLevel, next: i + 3 };
     case OP_READY:
       return { op, note: f[i + 1] as string, next: i + 2 };
     case OP_LOAD_FAILED:

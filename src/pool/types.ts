@@ -2,6 +2,7 @@
 // request the server hands to dispatch(), and the ResponseSink through which the pool answers.
 // Strategy: plain data and one callback interface, no behaviour; kept apart from pool.ts so the
 // pool's own parts (slot.ts) can name them without importing the pool.
+import type { Log } from "../server/log.ts";
 import type { AppInterface } from "../app/interfaces.ts";
 import type { AppSpec, RemoteAddr } from "../app/types.ts";
 
@@ -12,7 +13,7 @@ export interface PoolOptions {
   /** --outbuf-high-watermark: unacknowledged response bytes of one request above which the
    *  Worker stops reading the app's body stream until ack() brings it back below. */
   highWatermark: number;
-  log: (line: string) => void;
+  log: Log;
   /** --interface: how the Workers call the app (default "auto", which also detects fetch apps). */
   appInterface?: AppInterface;
   /** --admin-listen's metrics: a Worker was replaced; reason "crash" (it died) or "reload" (new code). */

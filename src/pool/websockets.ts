@@ -28,7 +28,7 @@ import { readWebSocketApp, type WebSocketApp, type WebSocketHandlers } from "./w
 
 /** What the app passed to upgrade(request, options). */
 export interface UpgradeOptions {
-  headers?: HeadersInit;
+  headers?: ConstructorParameters<typeof Headers>[0];
   data?: unknown;
 }
 
@@ -197,7 +197,7 @@ export class WebSockets implements SocketHost {
   }
 
   private handlerFailed(error: unknown): void {
-    encodeLog(this.host.outbox, `error in the app's WebSocket handler: ${describeError(error)}`);
+    encodeLog(this.host.outbox, `error in the app's WebSocket handler: ${describeError(error)}`, "error");
     this.host.scheduleFlush();
   }
 }

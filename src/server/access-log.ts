@@ -19,6 +19,7 @@
 // - `"` and `\` are escaped with a backslash, and control and non-ASCII bytes as \xHH, so a
 //   request can never forge a log line (the request line is already free of CR/LF).
 
+import type { Log } from "./log.ts";
 import { closeSync, openSync, write, writeSync } from "node:fs";
 
 import type { AccessLogFormat } from "../options/types.ts";
@@ -127,7 +128,7 @@ export class AccessLogError extends Error {
  * Opens the access log: `target` is a file path (appended to, created with mode 0644) or "-" for
  * stderr. `log` reports a write failure once (the lines are then dropped, the server carries on).
  */
-export function openAccessLog(target: string, format: AccessLogFormat, log: (line: string) => void): AccessLog {
+export function openAccessLog(target: string, format: AccessLogFormat, log: Log): AccessLog {
   let fd = -1;
   if (target !== ACCESS_LOG_STDERR) {
     try {
@@ -147,7 +148,7 @@ export function openAccessLog(target: string, format: AccessLogFormat, log: (lin
   const fail = (error: unknown) => {
     if (failed) return;
     failed = true;
-    log(`tray: cannot write the access log ${JSON.stringify(target)} (${(error as NodeJS.ErrnoException).code ?? String(error)}); access lines are dropped from now on`);
+    log(`tray: cannot write the access log ${JSON.stringify(target)} (${(error as NodeJS.ErrnoException).code ?? String(error)}); access lines are dropped from now on`, "error");
   };
 
   const writeFile = (text: string): Promise<void> =>

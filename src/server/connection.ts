@@ -144,8 +144,6 @@ export class Connection {
   private upgrading: { ex: Exchange; handshake: UpgradeRequest } | null = null;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
-  /** The request whose valid WebSocket handshake waits for the app's answer (hand-off below). */
-  private upgrading: { ex: Exchange; handshake: UpgradeRequest } | null = null;
 
   constructor(
     readonly socket: ConnectionSocket,

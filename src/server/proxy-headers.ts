@@ -16,6 +16,7 @@
 // to believe, proxy-header-values.ts parses the values; this file builds the request's origin
 // from them (or returns the 400).
 
+import type { Log } from "./log.ts";
 import type { RequestHead } from "../http/parser.ts";
 import { ProtocolError } from "../http/errors.ts";
 import type { Options } from "../options/types.ts";
@@ -49,7 +50,7 @@ function describePeer(peer: Peer): string {
 
 // --- the entry point -------------------------------------------------------------------------
 
-export function proxyOrigin(head: RequestHead, peer: Peer, options: Options, log: (line: string) => void): RequestOrigin | ProtocolError {
+export function proxyOrigin(head: RequestHead, peer: Peer, options: Options, log: Log): RequestOrigin | ProtocolError {
   const h = head.headers;
   let present = 0;
   for (let i = 0; i < h.length; i += 2) present |= proxyHeaderBit(h[i]);
@@ -58,7 +59,7 @@ export function proxyOrigin(head: RequestHead, peer: Peer, options: Options, log
 }
 
 /** A request carrying proxy headers (`present` bits): believe them, or remove them, or both. */
-function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: (line: string) => void, present: number): RequestOrigin | ProtocolError {
+function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: Log, present: number): RequestOrigin | ProtocolError {
   const trustedPeer = isTrustedPeer(peer, options.trustedProxy);
   const trusted = trustedPeer ? present & trustedBitsOf(options) : 0;
   let origin: RequestOrigin;
@@ -70,7 +71,7 @@ function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: (li
     const vouched = readTrusted(head, peer, options, trusted);
     if (vouched instanceof MalformedProxyHeader) {
       const v = vouched.value.length > MAX_LOGGED_VALUE ? `${vouched.value.slice(0, MAX_LOGGED_VALUE)}...` : vouched.value;
-      log(`400 for ${describePeer(peer)}: ${vouched.message}; the value was ${JSON.stringify(v)}`);
+      log(`400 for ${describePeer(peer)}: ${vouched.message}; the value was ${JSON.stringify(v)}`, "warning");
       return vouched;
     }
     if (vouched instanceof ProtocolError) return vouched;
@@ -82,7 +83,7 @@ function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: (li
     if (options.logUntrustedProxyHeaders) {
       const what = options.clearUntrustedProxyHeaders ? "removed" : "passed to the app (--no-clear-untrusted-proxy-headers)";
       const why = trustedPeer ? "not named by --trusted-proxy-headers; the proxy should drop them" : "the peer is not --trusted-proxy";
-      log(`Untrusted proxy headers from ${describePeer(peer)} ${what}: ${displayNames(untrusted)} (${why})`);
+      log(`Untrusted proxy headers from ${describePeer(peer)} ${what}: ${displayNames(untrusted)} (${why})`, "warning");
     }
     if (options.clearUntrustedProxyHeaders) origin.headers = withoutFields(origin.headers, untrusted);
   }

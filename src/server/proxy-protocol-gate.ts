@@ -11,6 +11,7 @@
 // handed to the new Connection (Connection.receive), so nothing is lost; the socket stays in
 // flowing mode throughout, and the Connection's 'data' listener replaces this one synchronously.
 
+import type { Log } from "./log.ts";
 import type { Socket } from "node:net";
 import { ProxyHeaderParser, startsLikeProxyHeader } from "../http/proxy-protocol.ts";
 import type { Peer } from "./request-origin.ts";
@@ -23,7 +24,7 @@ export interface ProxyGateOptions {
   trustedProxy: string | null;
   /** --channel-timeout, in ms: how long any other peer may take to send its first bytes. */
   channelTimeoutMs: number;
-  log: (line: string) => void;
+  log: Log;
   logSocketErrors: boolean;
 }
 
@@ -49,7 +50,7 @@ export function gateProxyProtocol(socket: Socket, peer: Peer, options: ProxyGate
   };
   const refuse = (why: string): void => {
     if (settled) return;
-    if (options.logSocketErrors) options.log(`Closed a connection from ${peer.address || "a unix socket"}: ${why}`);
+    if (options.logSocketErrors) options.log(`Closed a connection from ${peer.address || "a unix socket"}: ${why}`, "warning");
     finish(false);
   };
   const onEnd = (): void => {

@@ -288,7 +288,7 @@ export async function serve(options: Options): Promise<number> {
 
   function stop(signal: string): void {
     if (stopping) {
-      log(`Received ${signal} again, exiting now`);
+      log(`Received ${signal} again, exiting now`, "info");
       bodyFiles.closeAll();
       resolveExit(0);
       return;
@@ -297,7 +297,7 @@ export async function serve(options: Options): Promise<number> {
     adminState.draining = true;
     notifyStopping();
     watcher?.close();
-    log(`Received ${signal}, shutting down (waiting up to ${options.shutdownTimeout}s for in-flight requests)`);
+    log(`Received ${signal}, shutting down (waiting up to ${options.shutdownTimeout}s for in-flight requests)`, "info");
     closeListeners(listeners);
     for (const [socket] of waiting.splice(0)) socket.destroy();
     for (const socket of gated) socket.destroy();
@@ -305,7 +305,7 @@ export async function serve(options: Options): Promise<number> {
     closeWebSockets(); // 1001 to every WebSocket; each one's connection goes when its socket closes
     if (connections.size === 0) void finish();
     setTimeout(() => {
-      if (!finished) log("Shutdown grace period over: closing remaining connections");
+      if (!finished) log("Shutdown grace period over: closing remaining connections", "warning");
       for (const c of connections) c.destroy();
       void finish();
     }, options.shutdownTimeout * 1000).unref();

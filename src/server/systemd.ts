@@ -14,6 +14,7 @@
 // loaded (a platform without it) notification is skipped with one log line: a unit waiting for
 // READY=1 then times out, which says plainly what is missing.
 
+import type { Log } from "./log.ts";
 import { dlopen, FFIType, ptr } from "bun:ffi";
 
 /** sd_listen_fds(3): the first passed fd. */
@@ -63,7 +64,7 @@ interface Libc {
 
 let libc: Libc | null | undefined;
 
-function loadLibc(log: (line: string) => void): Libc | null {
+function loadLibc(log: Log): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
@@ -84,7 +85,7 @@ function loadLibc(log: (line: string) => void): Libc | null {
       // try the next name
     }
   }
-  log("tray: warning: NOTIFY_SOCKET is set but libc could not be loaded to notify systemd; readiness is not reported");
+  log("tray: warning: NOTIFY_SOCKET is set but libc could not be loaded to notify systemd; readiness is not reported", "warning");
   return libc;
 }
 
@@ -102,10 +103,10 @@ export function notifySocketAddress(value: string): { addr: Uint8Array; length: 
   return { addr, length: 2 + pathLength };
 }
 
-let notifyLog: (line: string) => void = () => {};
+let notifyLog: Log = () => {};
 
 /** Remembers where to log notification problems (serve() calls it once). */
-export function setNotifyLog(log: (line: string) => void): void {
+export function setNotifyLog(log: Log): void {
   notifyLog = log;
 }
 
@@ -115,20 +116,20 @@ export function sdNotify(state: string, env: Record<string, string | undefined> 
   if (target === undefined || target === "" || process.platform !== "linux") return false;
   const address = notifySocketAddress(target);
   if (address === null) {
-    notifyLog(`tray: warning: NOTIFY_SOCKET=${JSON.stringify(target)} is not an absolute path or @name; systemd is not notified`);
+    notifyLog(`tray: warning: NOTIFY_SOCKET=${JSON.stringify(target)} is not an absolute path or @name; systemd is not notified`, "warning");
     return false;
   }
   const c = loadLibc(notifyLog);
   if (c === null) return false;
   const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    notifyLog(`tray: warning: could not open a socket to notify systemd (${state})`);
+    notifyLog(`tray: warning: could not open a socket to notify systemd (${state})`, "warning");
     return false;
   }
   const message = Buffer.from(state, "utf8");
   const sent = c.sendto(fd, message, message.length, 0, address.addr, address.length);
   c.close(fd);
-  if (sent !== message.length) notifyLog(`tray: warning: could not notify systemd at ${target} (${state})`);
+  if (sent !== message.length) notifyLog(`tray: warning: could not notify systemd at ${target} (${state})`, "warning");
   return sent === message.length;
 }
 

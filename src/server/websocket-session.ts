@@ -13,6 +13,7 @@
 // bytes, and each app send is acknowledged to the Worker as it does (that is what drain() waits on).
 // idleTimeout: a client silent for half of it is pinged (sendPings), one silent for all of it is
 // closed (1001). Shutdown (closeWebSockets) sends 1001 to every session.
+import type { Log } from "./log.ts";
 import type { Socket } from "node:net";
 import {
   CLOSE_ABNORMAL,
@@ -41,7 +42,7 @@ export const CLOSE_WAIT_MS = 5000;
 export interface SessionContext {
   pool: WorkerPool;
   topics: WebSocketTopics;
-  log: (line: string) => void;
+  log: Log;
   accessLog: AccessLogHook | null;
   ident: string;
   onClose: () => void;
@@ -121,7 +122,7 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
     this.deflater = deflate === null ? null : new MessageDeflater(deflate);
     this.reader = new MessageReader({ maxPayloadLength: handoff.options.maxPayloadLength, inflater: deflate === null ? null : new MessageInflater(deflate) });
     const head = switchingProtocolsHead(handoff.handshake, deflate?.response ?? null, handoff.appHeaders, ctx.ident, (name) =>
-      ctx.log(`Error in app while upgrading "${handoff.requestLine}": the header ${JSON.stringify(name)} it gave upgrade() is not a valid field; left out`),
+      ctx.log(`Error in app while upgrading "${handoff.requestLine}": the header ${JSON.stringify(name)} it gave upgrade() is not a valid field; left out`, "error"),
     );
     open.add(this);
     const socket = this.socket;
@@ -211,7 +212,7 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
     if (this.closeSent || this.finished) return;
     this.closeSent = true;
     const sendable = code !== 0 && isValidCloseCode(code);
-    if (code !== 0 && !sendable) this.ctx.log(`Error in app on WebSocket "${this.handoff.requestLine}": close code ${code} may not be sent (RFC 6455 §7.4); closed with no code`);
+    if (code !== 0 && !sendable) this.ctx.log(`Error in app on WebSocket "${this.handoff.requestLine}": close code ${code} may not be sent (RFC 6455 §7.4); closed with no code`, "error");
     this.closeCode = sendable ? code : CLOSE_NO_STATUS;
     this.closeReason = reason;
     this.queue(encodeClose(sendable ? code : null, reason), 0);

@@ -19,7 +19,7 @@ function read(raw: Uint8Array, maxPayloadLength = 1 << 20): object[] {
   return readEverySplit(raw, () => ({ maxPayloadLength, inflater: null })).map((s: Step) => (s.type === "error" ? { type: "error", code: s.code } : s));
 }
 const error = (code: number) => ({ type: "error", code });
-const message = (data: string, binary = false) => ({ type: "message", binary, data });
+const message = (data: string, binary = false) => ({ type: "message" as const, binary, data });
 
 describe("RFC 6455 §5.7 examples", () => {
   test("a masked single-frame text message 'Hello'", () => {

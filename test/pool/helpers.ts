@@ -52,6 +52,7 @@ export function poolRequest(target: string, extra: Partial<PoolRequest> = {}): P
     versionMinor: 1,
     requestLine: `${method} ${target} HTTP/1.1`,
     ...extra,
+    upgrade: extra.upgrade ?? false,
   };
 }
 
@@ -64,6 +65,7 @@ export function recordingSink(): { sink: ResponseSink; result: Recorded; done: P
   const done = new Promise<Recorded>((resolve) => (finish = resolve));
   const headSeen = new Promise<void>((resolve) => (sawHead = resolve));
   const sink: ResponseSink = {
+    upgrade() {},
     head(status, statusText, headers, bodyLength) {
       result.calls.push("head");
       Object.assign(result, { status, statusText, headers, bodyLength });
@@ -132,6 +134,7 @@ export function flowReader(inspect?: (chunk: Uint8Array, offset: number) => void
     ended: false,
     failed: null,
     sink: {
+      upgrade() {},
       head() {},
       data(chunk) {
         inspect?.(chunk, r.received);

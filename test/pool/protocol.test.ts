@@ -201,7 +201,7 @@ describe("Worker -> main thread", () => {
     encodeResponse(out, 3, 404, "Not Found", ["c", "d"], bytes(7), false);
     encodeResponse(out, 4, 304, "", [], null, false);
     encodeError(out, 5, 500, "Internal Server Error", "TypeError: x");
-    encodeLog(out, "a line");
+    encodeLog(out, "a line", "warning");
     const ops = fromWorker(out);
     expect(ops.map((op) => op.op)).toEqual([OP_HEAD, OP_HEAD, OP_DATA, OP_END, OP_RESPONSE, OP_RESPONSE, OP_ERROR, OP_LOG]);
     expect(ops[0]).toMatchObject({ id: 1, status: 200, statusText: "OK", headers: ["a", "b", "set-cookie", "x=1"], bodyLength: 10 });

@@ -40,6 +40,7 @@ function head(fields: string[], init: { path?: string; authority?: string | null
     chunked: false,
     keepAlive: true,
     expectContinue: false,
+    upgrade: false,
   };
 }
 
