@@ -29,7 +29,9 @@ const HANDLER_NAMES = ["open", "message", "close", "drain", "ping", "pong"] as c
 
 /** The app's websocket object, or null when it has none; throws a sentence when it is unusable. */
 export function readWebSocketApp(value: unknown, named: string): WebSocketApp | null {
-  if (value === undefined || value === null) return null;
+  // A router built as a Proxy (itty-router) answers every property, `websocket` included, with a
+  // route-adding function: that is no WebSocket app, and must not stop a plain HTTP one loading.
+  if (value === undefined || value === null || typeof value === "function") return null;
   if (typeof value !== "object") throw new TypeError(`${named} is a ${typeof value}, not an object of WebSocket handlers ({ open, message, close, ... })`);
   const v = value as Record<string, unknown>;
   const handlers: WebSocketHandlers = {};
