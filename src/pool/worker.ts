@@ -12,10 +12,15 @@ import { Exchange, describeError, type ExchangeHost } from "./exchange.ts";
 import { installFetchGlobals } from "./fetch-globals.ts";
 import { runFetch } from "./fetch-interface.ts";
 import { runNode } from "./node-interface.ts";
+import { NodeTunnels } from "./node-tunnel.ts";
 import {
   OP_ACK,
   OP_CANCEL,
   OP_REQUEST,
+  OP_TUNNEL_ACK,
+  OP_TUNNEL_CLOSED,
+  OP_TUNNEL_DATA,
+  OP_TUNNEL_END,
   Outbox,
   decodeInit,
   decodeToWorker,
@@ -53,6 +58,8 @@ function scheduleFlush(): void {
 
 /** The Worker's WebSockets: the main thread's WebSocket ops go to them (websockets.ts). */
 const webSockets = new WebSockets(host);
+/** The sockets Node-style apps' 'upgrade' listeners took (node-tunnel.ts). */
+const tunnels = new NodeTunnels(host);
 
 function flush(): void {
   flushScheduled = false;
@@ -98,8 +105,7 @@ async function init(fields: unknown[]): Promise<void> {
       setServerBackend(webSockets);
       run = (exchange) => runFetch(handler, exchange, webSockets);
     } else {
-      const listener = app.listener;
-      run = (exchange) => runNode(listener, exchange);
+      run = (exchange) => runNode(app, exchange, tunnels);
     }
     note = app.note;
   } catch (error) {
@@ -131,6 +137,8 @@ function receive(message: Message): void {
       exchanges.get(op.id)?.ack(op.bytes);
     } else if (op.op === OP_CANCEL) {
       exchanges.get(op.id)?.cancel();
+    } else if (op.op === OP_TUNNEL_DATA || op.op === OP_TUNNEL_END || op.op === OP_TUNNEL_CLOSED || op.op === OP_TUNNEL_ACK) {
+      tunnels.receive(op);
     } else {
       webSockets.receive(op);
     }

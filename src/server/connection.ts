@@ -10,9 +10,15 @@
 //
 // Beside it: the Exchange record (exchange.ts), how a response body is framed
 // (response-framing.ts) and how a batch of parts reaches the socket (socket-write.ts).
+//
+// Switching protocols (RFC 9110 §7.8): the parser stops after a request with an Upgrade field,
+// and the socket is paused until its answer says which way: a plain response resumes HTTP
+// (parser.resume()); a request the app took as a tunnel (a Node-style 'upgrade' listener,
+// tunnel.ts) hands the socket over once every earlier response is written (handOff()), and the
+// connection only stands for it in the server's set until its socket closes.
 
 import type { Socket } from "node:net";
-import type { RequestHead } from "../http/parser.ts";
+import type { ParserEvent, RequestHead } from "../http/parser.ts";
 import { RequestParser } from "../http/parser.ts";
 import type { ProtocolError } from "../http/errors.ts";
 import { ResponseHeaderError, serializeResponseHead } from "../http/response.ts";
@@ -29,6 +35,7 @@ import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
+import { Tunnel } from "./tunnel.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
@@ -72,8 +79,18 @@ export class Connection {
   /** Cuts off a client that does not close its side after ours (closeGracefully). */
   private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private paused = false;
+  /** A request with an Upgrade field is waiting for its answer: the socket stays paused. */
+  private switching = false;
+  /** The request that became a tunnel, and the tunnel (handed the socket by handOff()). */
+  private tunnelExchange: Exchange | null = null;
+  private tunnel: Tunnel | null = null;
+  private handedOff = false;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
+  private readonly onDataBound = (chunk: Buffer) => this.onData(chunk);
+  private readonly onErrorBound = (err: Error) => this.onSocketError(err);
+  private readonly onCloseBound = () => this.onClose();
+  private readonly onEndBound = () => this.onEnd();
 
   constructor(
     readonly socket: Socket,
@@ -83,16 +100,18 @@ export class Connection {
     const o = ctx.options;
     this.parser = new RequestParser({ maxHeadSize: o.maxRequestHeaderSize, maxBodySize: o.maxRequestBodySize });
     this.maxRunning = 1 + o.channelRequestLookahead;
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("data", this.onDataBound);
     socket.on("drain", this.flushBound);
-    socket.on("error", (err: Error) => this.onSocketError(err));
-    socket.on("close", () => this.onClose());
-    // A half-closed client has sent all it will: answer what was asked, then close (RFC 9112 §9.6).
-    socket.on("end", () => {
-      this.closing = true;
-      if (this.receiving !== null) this.dropReceiving();
-      this.scheduleFlush();
-    });
+    socket.on("error", this.onErrorBound);
+    socket.on("close", this.onCloseBound);
+    socket.on("end", this.onEndBound);
+  }
+
+  /** A half-closed client has sent all it will: answer what was asked, then close (RFC 9112 §9.6). */
+  private onEnd(): void {
+    this.closing = true;
+    if (this.receiving !== null) this.dropReceiving();
+    this.scheduleFlush();
   }
 
   /** True when no request is in flight: a timeout or shutdown may close it. */
@@ -118,7 +137,10 @@ export class Connection {
     // Not `closing`: a request with "Connection: close" still has its body to receive (the parser
     // itself ignores whatever follows the end of that message).
     if (this.stopReading) return;
-    const events = this.parser.feed(chunk);
+    this.onEvents(this.parser.feed(chunk));
+  }
+
+  private onEvents(events: ParserEvent[]): void {
     for (let i = 0; i < events.length; i++) {
       const ev = events[i];
       switch (ev.type) {
@@ -136,7 +158,7 @@ export class Connection {
           break;
       }
     }
-    if (this.queue.length >= MAX_QUEUED_REQUESTS && !this.paused) {
+    if ((this.queue.length >= MAX_QUEUED_REQUESTS || this.switching) && !this.paused) {
       this.paused = true;
       this.socket.pause();
     }
@@ -147,6 +169,8 @@ export class Connection {
     this.queue.push(ex);
     this.receiving = ex;
     if (!head.keepAlive) this.closing = true;
+    // The parser keeps what follows unparsed until the answer says which protocol it is.
+    if (head.upgrade) this.switching = true;
     // RFC 9110 §10.1.1: 100 (Continue) before reading the body, once this request is next in line.
     if (!ex.continueSent) this.scheduleFlush();
   }
@@ -233,6 +257,7 @@ export class Connection {
       scriptName: this.ctx.options.urlPrefix,
       versionMinor: ex.head.versionMinor,
       requestLine: ex.requestLine,
+      upgrade: false, // fetch-style WebSocket upgrades: the ws-server branch's hand-off
     };
     received.body = null;
     received.file = null; // the pool gives it back
@@ -249,7 +274,30 @@ export class Connection {
       data: (chunk) => this.onResponseData(ex, chunk),
       end: () => this.onResponseEnd(ex),
       error: (status, body) => this.onResponseError(ex, status, body),
+      upgrade: () => this.onResponseError(ex, 500, "Internal Server Error"),
+      tunnel: () => this.onTunnel(ex),
     };
+  }
+
+  /** A Node-style 'upgrade' listener took the request: no response will come; the socket is
+   *  handed over once the responses before it are written (flush). */
+  private onTunnel(ex: Exchange): Tunnel | null {
+    if (this.closed || ex.done || !ex.head.upgrade) {
+      if (!this.closed && !ex.done) this.onResponseError(ex, 500, "Internal Server Error"); // a bug: the parser did not stop
+      return null;
+    }
+    ex.done = true;
+    ex.headSent = true;
+    ex.status = 101; // what the listener answers, as a rule ('ws' writes its own 101)
+    ex.keepAlive = false;
+    this.tunnelExchange = ex;
+    this.tunnel = new Tunnel(ex.id, {
+      pool: this.ctx.pool,
+      connection: this,
+      done: () => this.onTunnelClosed(),
+    });
+    this.scheduleFlush();
+    return this.tunnel;
   }
 
   private onResponseHead(ex: Exchange, status: number, statusText: string, headers: string[], bodyLength: number | null): void {
@@ -372,6 +420,8 @@ export class Connection {
     const parts: Uint8Array[] = [];
     let size = 0;
     let endAfter = false;
+    let handOff = false;
+    let resumeHttp = false;
     while (this.queue.length > 0) {
       const ex = this.queue[0];
       if (!ex.continueSent) {
@@ -396,12 +446,17 @@ export class Connection {
       if (!ex.done || ex.out.length > 0) break;
       this.queue.shift();
       this.finishExchange(ex);
+      if (ex === this.tunnelExchange) {
+        handOff = true;
+        break;
+      }
+      if (ex.head.upgrade) resumeHttp = true;
       if (!ex.keepAlive || ex.framing === "close") {
         endAfter = true;
         break;
       }
     }
-    if (!endAfter && this.queue.length === 0 && this.receiving === null && this.closing) {
+    if (!endAfter && !handOff && this.queue.length === 0 && this.receiving === null && this.closing) {
       if (this.pendingError !== null) {
         parts.push(this.pendingError);
         this.pendingError = null;
@@ -417,16 +472,25 @@ export class Connection {
       this.lastActivity = Date.now();
       // 'drain' only follows a write that returned false. When the socket took everything and
       // the front response still has bytes waiting, come back for them after this I/O turn.
-      if (accepted && !endAfter && this.queue.length > 0 && this.queue[0].out.length > 0) {
+      if (accepted && !endAfter && !handOff && this.queue.length > 0 && this.queue[0].out.length > 0) {
         setImmediate(this.flushBound);
       }
+    }
+    if (handOff) {
+      this.handOff();
+      return;
     }
     if (endAfter) {
       this.closeGracefully();
       return;
     }
+    if (resumeHttp) {
+      // The upgrade request was answered as plain HTTP: what followed it is HTTP after all.
+      this.switching = false;
+      this.onEvents(this.parser.resume());
+    }
     this.dispatchReady();
-    if (this.paused && this.queue.length < MAX_QUEUED_REQUESTS / 2) {
+    if (this.paused && !this.switching && this.queue.length < MAX_QUEUED_REQUESTS / 2) {
       this.paused = false;
       this.socket.resume();
     }
@@ -459,10 +523,43 @@ export class Connection {
     }
   }
 
+  // --- switching protocols -------------------------------------------------------------------
+
+  /** Every response before the upgrade request is written: HTTP stops here, and the socket with
+   *  the bytes the parser kept after the request goes to the tunnel. */
+  private handOff(): void {
+    const socket = this.socket;
+    this.handedOff = true;
+    this.closing = true;
+    this.stopReading = true;
+    socket.off("data", this.onDataBound);
+    socket.off("drain", this.flushBound);
+    socket.off("error", this.onErrorBound);
+    socket.off("close", this.onCloseBound);
+    socket.off("end", this.onEndBound);
+    this.paused = false;
+    this.tunnel!.attach(socket, this.parser.takeRest());
+  }
+
+  /** The tunnel's socket closed (or it was cut before the hand-off): the connection is over. */
+  private onTunnelClosed(): void {
+    if (!this.handedOff) {
+      this.socket.destroy();
+      return;
+    }
+    if (this.closed) return;
+    this.closed = true;
+    this.ctx.onClose(this);
+  }
+
   // --- closing -------------------------------------------------------------------------------
 
   /** Stop reading and close once the queued responses are written (shutdown). */
   shutdown(): void {
+    if (this.handedOff) {
+      this.tunnel!.shutdown();
+      return;
+    }
     this.closing = true;
     this.stopReading = true;
     if (this.receiving !== null) this.dropReceiving();
@@ -481,7 +578,8 @@ export class Connection {
   }
 
   destroy(): void {
-    this.socket.destroy();
+    if (this.handedOff) this.tunnel!.cut();
+    else this.socket.destroy();
   }
 
   private onSocketError(err: Error): void {
@@ -501,6 +599,7 @@ export class Connection {
       this.ctx.log(`Client ${this.peer.address} disconnected before its response was complete`);
     }
     if (this.receiving !== null) this.dropReceiving();
+    this.tunnel?.cut(); // the client left before the hand-off: the app's socket closes too
     for (const ex of this.queue) {
       if (ex.id !== -1 && !ex.done) this.ctx.pool.cancel(ex.id);
       // Dispatched but never finished writing: the client hung up (requests never run are not logged).
