@@ -565,10 +565,17 @@ export class WorkerPool {
           case OP_FATAL:
             slot.fatalReason = op.reason;
             break;
-          case OP_WS_UPGRADE:
+          case OP_WS_UPGRADE: {
             // The request is over; its id lives on as a WebSocket once the server opens it.
-            this.take(slot, op.id)?.sink.upgrade(op.headers, op.options);
+            const entry = this.take(slot, op.id);
+            if (entry !== null) entry.sink.upgrade(op.headers, op.options);
+            else {
+              // The client left before the app upgraded: the Worker's waiting socket is closed.
+              encodeWsClosed(slot.outbox, op.id, 1006, "");
+              this.scheduleFlush();
+            }
             break;
+          }
           case OP_WS_SEND:
             slot.sockets.get(op.id)?.send(op.opcode, op.payload, op.compress);
             break;

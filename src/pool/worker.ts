@@ -5,6 +5,7 @@
 // message saying why, after flushing what was already answered, so the pool can log and replace it.
 import { setServerBackend } from "../app/bun-serve-capture.ts";
 import { detectApp } from "../app/detect.ts";
+import { installDenoUpgrade } from "./deno-upgrade.ts";
 import type { AppInterface } from "../app/interfaces.ts";
 import { AppLoadError } from "../app/loader.ts";
 import { scheduleThisThreadAsBatch } from "./batch-scheduling.ts";
@@ -103,6 +104,7 @@ async function init(fields: unknown[]): Promise<void> {
       const handler = app.handler;
       webSockets.setApp(app.websocket, webSocketAppError);
       setServerBackend(webSockets);
+      installDenoUpgrade(webSockets);
       run = (exchange) => runFetch(handler, exchange, webSockets);
     } else {
       run = (exchange) => runNode(app, exchange, tunnels);

@@ -47,6 +47,8 @@ export interface AccessRecord {
   bytes: number;
   /** The request's header fields, flat [name, value, ...] (for Referer and User-Agent), or null. */
   headers: string[] | null;
+  /** Appended after the format's fields (a WebSocket's close: "websocket_close=1000 duration=..."). */
+  extra?: string;
 }
 
 export type AccessLogHook = (record: AccessRecord) => void;
@@ -105,8 +107,9 @@ export function formatAccessLine(format: AccessLogFormat, r: AccessRecord, now =
   const client = r.client === "" ? "-" : escapeLogField(r.client);
   const bytes = r.bytes > 0 ? String(r.bytes) : "-";
   const line = `${client} - - ${clfTimestamp(now)} ${quoted(r.requestLine)} ${r.status} ${bytes}`;
-  if (format === "common") return line + "\n";
-  return `${line} ${quoted(headerValue(r.headers, "referer"))} ${quoted(headerValue(r.headers, "user-agent"))}\n`;
+  const extra = r.extra === undefined ? "" : ` ${r.extra}`;
+  if (format === "common") return line + extra + "\n";
+  return `${line} ${quoted(headerValue(r.headers, "referer"))} ${quoted(headerValue(r.headers, "user-agent"))}${extra}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,15 +10,9 @@
 //
 // Beside it: the Exchange record (exchange.ts), how a response body is framed
 // (response-framing.ts) and how a batch of parts reaches the socket (socket-write.ts).
-//
-// Switching protocols (RFC 9110 §7.8): the parser stops after a request with an Upgrade field,
-// and the socket is paused until its answer says which way: a plain response resumes HTTP
-// (parser.resume()); a request the app took as a tunnel (a Node-style 'upgrade' listener,
-// tunnel.ts) hands the socket over once every earlier response is written (handOff()), and the
-// connection only stands for it in the server's set until its socket closes.
 
 import type { Socket } from "node:net";
-import type { ParserEvent, RequestHead } from "../http/parser.ts";
+import type { RequestHead } from "../http/parser.ts";
 import { RequestParser } from "../http/parser.ts";
 import type { ProtocolError } from "../http/errors.ts";
 import { ResponseHeaderError, serializeResponseHead } from "../http/response.ts";
@@ -35,6 +29,13 @@ import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
+// WebSocket hand-off (see the marked section "WebSocket hand-off" below).
+import { checkUpgrade, type UpgradeRequest } from "../http/websocket-handshake.ts";
+import { CLOSE_ABNORMAL } from "../http/websocket-close.ts";
+import type { WebSocketOptions } from "../pool/types.ts";
+import { handshakeRefusal } from "./websocket-head.ts";
+import { startWebSocketSession } from "./websocket-session.ts";
+import type { WebSocketTopics } from "./websocket-topics.ts";
 import { Tunnel } from "./tunnel.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
@@ -59,6 +60,8 @@ export interface ConnectionContext {
   accessLog: AccessLogHook | null;
   /** Temp files for request bodies past --inbuf-overflow, reused between requests. */
   bodyFiles: BodyFiles;
+  /** Pub/sub topics of the WebSockets this server upgraded. */
+  topics: WebSocketTopics;
 }
 
 export class Connection {
@@ -79,18 +82,12 @@ export class Connection {
   /** Cuts off a client that does not close its side after ours (closeGracefully). */
   private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private paused = false;
-  /** A request with an Upgrade field is waiting for its answer: the socket stays paused. */
-  private switching = false;
-  /** The request that became a tunnel, and the tunnel (handed the socket by handOff()). */
-  private tunnelExchange: Exchange | null = null;
-  private tunnel: Tunnel | null = null;
-  private handedOff = false;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
-  private readonly onDataBound = (chunk: Buffer) => this.onData(chunk);
-  private readonly onErrorBound = (err: Error) => this.onSocketError(err);
-  private readonly onCloseBound = () => this.onClose();
-  private readonly onEndBound = () => this.onEnd();
+  /** The request whose valid WebSocket handshake waits for the app's answer (hand-off below). */
+  private upgrading: { ex: Exchange; handshake: UpgradeRequest } | null = null;
+  /** The byte tunnel a Node-style 'upgrade' listener made of this connection (onTunnel). */
+  private tunnel: Tunnel | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -100,18 +97,16 @@ export class Connection {
     const o = ctx.options;
     this.parser = new RequestParser({ maxHeadSize: o.maxRequestHeaderSize, maxBodySize: o.maxRequestBodySize });
     this.maxRunning = 1 + o.channelRequestLookahead;
-    socket.on("data", this.onDataBound);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("drain", this.flushBound);
-    socket.on("error", this.onErrorBound);
-    socket.on("close", this.onCloseBound);
-    socket.on("end", this.onEndBound);
-  }
-
-  /** A half-closed client has sent all it will: answer what was asked, then close (RFC 9112 §9.6). */
-  private onEnd(): void {
-    this.closing = true;
-    if (this.receiving !== null) this.dropReceiving();
-    this.scheduleFlush();
+    socket.on("error", (err: Error) => this.onSocketError(err));
+    socket.on("close", () => this.onClose());
+    // A half-closed client has sent all it will: answer what was asked, then close (RFC 9112 §9.6).
+    socket.on("end", () => {
+      this.closing = true;
+      if (this.receiving !== null) this.dropReceiving();
+      this.scheduleFlush();
+    });
   }
 
   /** True when no request is in flight: a timeout or shutdown may close it. */
@@ -137,10 +132,7 @@ export class Connection {
     // Not `closing`: a request with "Connection: close" still has its body to receive (the parser
     // itself ignores whatever follows the end of that message).
     if (this.stopReading) return;
-    this.onEvents(this.parser.feed(chunk));
-  }
-
-  private onEvents(events: ParserEvent[]): void {
+    const events = this.parser.feed(chunk);
     for (let i = 0; i < events.length; i++) {
       const ev = events[i];
       switch (ev.type) {
@@ -158,7 +150,7 @@ export class Connection {
           break;
       }
     }
-    if ((this.queue.length >= MAX_QUEUED_REQUESTS || this.switching) && !this.paused) {
+    if (this.queue.length >= MAX_QUEUED_REQUESTS && !this.paused) {
       this.paused = true;
       this.socket.pause();
     }
@@ -169,8 +161,7 @@ export class Connection {
     this.queue.push(ex);
     this.receiving = ex;
     if (!head.keepAlive) this.closing = true;
-    // The parser keeps what follows unparsed until the answer says which protocol it is.
-    if (head.upgrade) this.switching = true;
+    if (head.upgrade) this.onUpgradeHead(ex);
     // RFC 9110 §10.1.1: 100 (Continue) before reading the body, once this request is next in line.
     if (!ex.continueSent) this.scheduleFlush();
   }
@@ -257,7 +248,7 @@ export class Connection {
       scriptName: this.ctx.options.urlPrefix,
       versionMinor: ex.head.versionMinor,
       requestLine: ex.requestLine,
-      upgrade: false, // fetch-style WebSocket upgrades: the ws-server branch's hand-off
+      upgrade: this.upgrading !== null && this.upgrading.ex === ex,
     };
     received.body = null;
     received.file = null; // the pool gives it back
@@ -274,29 +265,91 @@ export class Connection {
       data: (chunk) => this.onResponseData(ex, chunk),
       end: () => this.onResponseEnd(ex),
       error: (status, body) => this.onResponseError(ex, status, body),
-      upgrade: () => this.onResponseError(ex, 500, "Internal Server Error"),
+      upgrade: (headers, options) => this.onUpgrade(ex, headers, options),
       tunnel: () => this.onTunnel(ex),
     };
   }
 
-  /** A Node-style 'upgrade' listener took the request: no response will come; the socket is
-   *  handed over once the responses before it are written (flush). */
+  // --- WebSocket hand-off (RFC 6455 §4.2) ------------------------------------------------------
+  // The one place this connection knows WebSockets. The parser stops after a request with an
+  // Upgrade field and keeps the bytes after it (RFC 9110 §7.8), so such a request is always the
+  // connection's last HTTP request. A WebSocket handshake that checkUpgrade refuses is answered
+  // (400/426) and the connection closes; a valid one is dispatched with upgrade: true, and when
+  // the app upgrades it (sink.upgrade) the socket and those kept bytes go to a WebSocketSession
+  // (src/server/websocket-session.ts), which writes the 101 and owns the socket from then on.
+  // If the app answers with a plain response, it is sent with Connection: close.
+
+  private onUpgradeHead(ex: Exchange): void {
+    this.closing = true;
+    ex.keepAlive = false;
+    const check = checkUpgrade(ex.head.method, ex.head.versionMinor, ex.head.headers);
+    if (check === null) return; // another protocol (h2c...): served as HTTP, then closed
+    if ("status" in check) {
+      ex.id = 0; // never dispatched
+      this.running++;
+      ex.out.push(handshakeRefusal(check, this.ctx.options.ident, ex.head.versionMinor));
+      ex.headSent = true;
+      ex.status = check.status;
+      ex.done = true;
+      this.scheduleFlush();
+      return;
+    }
+    this.upgrading = { ex, handshake: check };
+    // Nothing more is HTTP; the client's first frames wait in the parser, bounded by not reading.
+    if (ex.body === null) this.socket.pause();
+  }
+
+  private onUpgrade(ex: Exchange, headers: string[], options: WebSocketOptions): void {
+    const up = this.upgrading;
+    if (this.closed || up === null || up.ex !== ex || this.queue[0] !== ex) {
+      // The client left, or (with --channel-request-lookahead) earlier responses are unwritten.
+      this.ctx.pool.webSocketClosed(ex.id, CLOSE_ABNORMAL, "");
+      if (!this.closed) this.socket.destroy();
+      return;
+    }
+    const { socket, rest } = this.handOff(ex);
+    const ctx = this.ctx;
+    startWebSocketSession(
+      {
+        socket,
+        rest,
+        id: ex.id,
+        handshake: up.handshake,
+        appHeaders: headers,
+        options,
+        client: ex.client,
+        requestLine: ex.requestLine,
+        requestHeaders: ex.head.headers,
+      },
+      { pool: ctx.pool, topics: ctx.topics, log: ctx.log, accessLog: ctx.accessLog, ident: ctx.options.ident, connection: this, onClose: () => ctx.onClose(this) },
+    );
+  }
+
+  /** The HTTP connection is over: the socket, and the bytes the parser kept after the upgrade
+   *  request, belong to the new protocol's owner; none of this connection's code runs for them. */
+  private handOff(ex: Exchange): { socket: Socket; rest: Uint8Array } {
+    this.upgrading = null;
+    this.closed = true;
+    this.queue.length = 0;
+    this.running = 0;
+    ex.out.dispose();
+    this.deleteBodyFile(ex);
+    const socket = this.socket;
+    for (const event of ["data", "drain", "error", "close", "end"]) socket.removeAllListeners(event);
+    return { socket, rest: this.parser.takeRest() };
+  }
+
+  /** A Node-style app's 'upgrade' listener took the request (src/pool/node-interface.ts): no
+   *  response comes, the socket becomes a byte tunnel (tunnel.ts) through the same hand-off.
+   *  Null when there is no socket to give (the client left, or earlier responses are unwritten). */
   private onTunnel(ex: Exchange): Tunnel | null {
-    if (this.closed || ex.done || !ex.head.upgrade) {
-      if (!this.closed && !ex.done) this.onResponseError(ex, 500, "Internal Server Error"); // a bug: the parser did not stop
+    if (this.closed || this.queue[0] !== ex || !ex.head.upgrade) {
+      if (!this.closed) this.socket.destroy();
       return null;
     }
-    ex.done = true;
-    ex.headSent = true;
-    ex.status = 101; // what the listener answers, as a rule ('ws' writes its own 101)
-    ex.keepAlive = false;
-    this.tunnelExchange = ex;
-    this.tunnel = new Tunnel(ex.id, {
-      pool: this.ctx.pool,
-      connection: this,
-      done: () => this.onTunnelClosed(),
-    });
-    this.scheduleFlush();
+    const { socket, rest } = this.handOff(ex);
+    const ctx = this.ctx;
+    this.tunnel = new Tunnel(ex.id, socket, rest, { pool: ctx.pool, connection: this, done: () => ctx.onClose(this) });
     return this.tunnel;
   }
 
@@ -420,8 +473,6 @@ export class Connection {
     const parts: Uint8Array[] = [];
     let size = 0;
     let endAfter = false;
-    let handOff = false;
-    let resumeHttp = false;
     while (this.queue.length > 0) {
       const ex = this.queue[0];
       if (!ex.continueSent) {
@@ -446,17 +497,12 @@ export class Connection {
       if (!ex.done || ex.out.length > 0) break;
       this.queue.shift();
       this.finishExchange(ex);
-      if (ex === this.tunnelExchange) {
-        handOff = true;
-        break;
-      }
-      if (ex.head.upgrade) resumeHttp = true;
       if (!ex.keepAlive || ex.framing === "close") {
         endAfter = true;
         break;
       }
     }
-    if (!endAfter && !handOff && this.queue.length === 0 && this.receiving === null && this.closing) {
+    if (!endAfter && this.queue.length === 0 && this.receiving === null && this.closing) {
       if (this.pendingError !== null) {
         parts.push(this.pendingError);
         this.pendingError = null;
@@ -472,25 +518,16 @@ export class Connection {
       this.lastActivity = Date.now();
       // 'drain' only follows a write that returned false. When the socket took everything and
       // the front response still has bytes waiting, come back for them after this I/O turn.
-      if (accepted && !endAfter && !handOff && this.queue.length > 0 && this.queue[0].out.length > 0) {
+      if (accepted && !endAfter && this.queue.length > 0 && this.queue[0].out.length > 0) {
         setImmediate(this.flushBound);
       }
-    }
-    if (handOff) {
-      this.handOff();
-      return;
     }
     if (endAfter) {
       this.closeGracefully();
       return;
     }
-    if (resumeHttp) {
-      // The upgrade request was answered as plain HTTP: what followed it is HTTP after all.
-      this.switching = false;
-      this.onEvents(this.parser.resume());
-    }
     this.dispatchReady();
-    if (this.paused && !this.switching && this.queue.length < MAX_QUEUED_REQUESTS / 2) {
+    if (this.paused && this.queue.length < MAX_QUEUED_REQUESTS / 2) {
       this.paused = false;
       this.socket.resume();
     }
@@ -523,41 +560,12 @@ export class Connection {
     }
   }
 
-  // --- switching protocols -------------------------------------------------------------------
-
-  /** Every response before the upgrade request is written: HTTP stops here, and the socket with
-   *  the bytes the parser kept after the request goes to the tunnel. */
-  private handOff(): void {
-    const socket = this.socket;
-    this.handedOff = true;
-    this.closing = true;
-    this.stopReading = true;
-    socket.off("data", this.onDataBound);
-    socket.off("drain", this.flushBound);
-    socket.off("error", this.onErrorBound);
-    socket.off("close", this.onCloseBound);
-    socket.off("end", this.onEndBound);
-    this.paused = false;
-    this.tunnel!.attach(socket, this.parser.takeRest());
-  }
-
-  /** The tunnel's socket closed (or it was cut before the hand-off): the connection is over. */
-  private onTunnelClosed(): void {
-    if (!this.handedOff) {
-      this.socket.destroy();
-      return;
-    }
-    if (this.closed) return;
-    this.closed = true;
-    this.ctx.onClose(this);
-  }
-
   // --- closing -------------------------------------------------------------------------------
 
   /** Stop reading and close once the queued responses are written (shutdown). */
   shutdown(): void {
-    if (this.handedOff) {
-      this.tunnel!.shutdown();
+    if (this.tunnel !== null) {
+      this.tunnel.shutdown();
       return;
     }
     this.closing = true;
@@ -578,8 +586,7 @@ export class Connection {
   }
 
   destroy(): void {
-    if (this.handedOff) this.tunnel!.cut();
-    else this.socket.destroy();
+    this.socket.destroy();
   }
 
   private onSocketError(err: Error): void {
@@ -599,7 +606,6 @@ export class Connection {
       this.ctx.log(`Client ${this.peer.address} disconnected before its response was complete`);
     }
     if (this.receiving !== null) this.dropReceiving();
-    this.tunnel?.cut(); // the client left before the hand-off: the app's socket closes too
     for (const ex of this.queue) {
       if (ex.id !== -1 && !ex.done) this.ctx.pool.cancel(ex.id);
       // Dispatched but never finished writing: the client hung up (requests never run are not logged).

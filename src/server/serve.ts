@@ -23,6 +23,8 @@ import { ACCESS_LOG_STDERR, AccessLogError, openAccessLog } from "./access-log.t
 import type { AccessLog } from "./access-log.ts";
 import { startReloading } from "./reload.ts";
 import type { ReloadWatcher } from "./reload.ts";
+import { WebSocketTopics } from "./websocket-topics.ts";
+import { closeWebSockets } from "./websocket-session.ts";
 
 export async function serve(options: Options): Promise<number> {
   const log = createLog(options.logFormat);
@@ -67,9 +69,13 @@ export async function serve(options: Options): Promise<number> {
   let stopping = false;
 
   const bodyFiles = new BodyFiles();
+  // WebSocket pub/sub spans Workers: publishes come through the pool, counts go back to every Worker.
+  const topics = new WebSocketTopics((topic, count) => pool.topicCount(topic, count));
+  pool.onPublish = (topic, opcode, compress, excludeId, payload) => void topics.publish(topic, opcode, compress, excludeId, payload);
   const ctx: ConnectionContext = {
     options,
     bodyFiles,
+    topics,
     pool,
     log,
     origin: (head, peer) => proxyOrigin(head, peer, options, log),
@@ -164,6 +170,7 @@ export async function serve(options: Options): Promise<number> {
     closeListeners(listeners);
     for (const [socket] of waiting.splice(0)) socket.destroy();
     for (const c of connections) c.shutdown();
+    closeWebSockets(); // 1001 to every WebSocket; each one's connection goes when its socket closes
     if (connections.size === 0) void finish();
     setTimeout(() => {
       if (!finished) log("Shutdown grace period over: closing remaining connections");

@@ -3,10 +3,9 @@
 // Worker (src/pool/node-tunnel.ts). The listener (`ws`, engine.io) speaks the new protocol itself,
 // its 101 head included, so nothing here parses: tray's part is the bounds.
 //
-// Strategy: a Tunnel exists from the moment the Worker says the request became one (the pool's
-// TunnelPeer); the HTTP connection hands it the socket once every earlier response on that
-// connection is written (attach(), src/server/connection.ts), and until then the app's bytes
-// wait here, unacknowledged. Bounds:
+// Strategy: the Worker says the request became a tunnel (the pool's TunnelPeer); the HTTP
+// connection hands over its socket and the bytes its parser kept after the request (the same
+// hand-off as a WebSocket session's, src/server/connection.ts), and from then this relays. Bounds:
 // - app -> client: bytes go into the socket and are acknowledged to the Worker once the socket
 //   holds less than SOCKET_WINDOW (at once, or at 'drain'); the Worker holds the app's writes
 //   past TUNNEL_WRITE_WINDOW unacknowledged bytes, so a client that stops reading costs at most
@@ -34,41 +33,31 @@ export interface TunnelContext {
 }
 
 export class Tunnel implements TunnelPeer {
-  private socket: Socket | null = null;
-  /** The app's bytes before attach(). */
-  private early: Uint8Array[] = [];
   /** The app's bytes in the socket not yet acknowledged to the Worker. */
   private unacked = 0;
   /** Client bytes sent to the Worker and not yet taken by the app. */
   private unread = 0;
   private paused = false;
-  /** The app ended its side before attach(). */
-  private finishEarly = false;
   private closed = false;
 
+  /** `rest`: client bytes that followed the request. */
   constructor(
     readonly id: number,
+    private readonly socket: Socket,
+    rest: Uint8Array,
     private readonly ctx: TunnelContext,
-  ) {}
-
-  /** The connection hands over its socket; `rest`: client bytes that followed the request. */
-  attach(socket: Socket, rest: Uint8Array): void {
-    if (this.closed) {
-      socket.destroy();
-      return;
-    }
-    this.socket = socket;
+  ) {
     socket.on("data", (chunk: Buffer) => this.fromClient(chunk));
     socket.on("drain", () => this.acknowledge());
     socket.on("end", () => this.ctx.pool.tunnelEnd(this.id));
     socket.on("error", () => {}); // 'close' follows; the app hears of it there
     socket.on("close", () => this.onClose());
+    if (socket.destroyed) {
+      queueMicrotask(() => this.onClose()); // gone during the hand-off: 'close' already passed
+      return;
+    }
     if (rest.byteLength > 0) this.fromClient(rest);
-    const early = this.early;
-    this.early = [];
-    for (const chunk of early) this.write(chunk);
-    if (this.finishEarly) this.finish();
-    if (socket.isPaused()) socket.resume();
+    socket.resume(); // the connection paused it while the upgrade request waited for its answer
   }
 
   /** SIGTERM: the app's socket sees 'end', as if the client had ended its side. */
@@ -79,8 +68,7 @@ export class Tunnel implements TunnelPeer {
 
   /** Cut the connection (the shutdown deadline, --channel-timeout). */
   cut(): void {
-    if (this.socket !== null) this.socket.destroy();
-    else this.onClose();
+    this.socket.destroy();
   }
 
   private fromClient(chunk: Uint8Array): void {
@@ -89,7 +77,7 @@ export class Tunnel implements TunnelPeer {
     this.ctx.pool.tunnelData(this.id, chunk);
     if (this.unread > TUNNEL_READ_AHEAD && !this.paused) {
       this.paused = true;
-      this.socket!.pause();
+      this.socket.pause();
     }
   }
 
@@ -98,10 +86,6 @@ export class Tunnel implements TunnelPeer {
   write(chunk: Uint8Array): void {
     if (this.closed) return;
     const socket = this.socket;
-    if (socket === null) {
-      this.early.push(chunk);
-      return;
-    }
     this.ctx.connection.lastActivity = Date.now();
     this.unacked += chunk.byteLength;
     socket.write(chunk);
@@ -109,19 +93,22 @@ export class Tunnel implements TunnelPeer {
   }
 
   finish(): void {
-    if (this.socket === null) this.finishEarly = true;
-    else this.socket.end();
+    this.socket.end();
   }
 
+  /** The app destroyed its socket. After its own end() (ws's abortHandshake ends, then destroys
+   *  on 'finish', which the Worker's socket emits at once) the bytes already written still go. */
   destroy(): void {
-    this.cut();
+    const socket = this.socket;
+    if (socket.writableEnded && !socket.writableFinished) socket.once("finish", () => socket.destroy());
+    else socket.destroy();
   }
 
   received(bytes: number): void {
     this.unread -= bytes;
     if (this.paused && this.unread <= TUNNEL_READ_AHEAD / 2) {
       this.paused = false;
-      this.socket?.resume();
+      this.socket.resume();
     }
   }
 
@@ -139,7 +126,6 @@ export class Tunnel implements TunnelPeer {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    this.early = [];
     this.ctx.pool.tunnelClosed(this.id);
     this.ctx.done();
   }

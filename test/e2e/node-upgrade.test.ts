@@ -50,7 +50,11 @@ async function waitFor<T>(get: () => Promise<T>, ok: (value: T) => boolean, what
   }
 }
 
-const UPGRADE_HEAD = (path: string, upgrade: string) => `GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\n`;
+/** An upgrade request; a WebSocket one carries a valid handshake (tray refuses others itself, 400/426). */
+const UPGRADE_HEAD = (path: string, upgrade: string) =>
+  `GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n` +
+  (upgrade === "websocket" ? "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" : "") +
+  "\r\n";
 
 describeInstalled("the http.Server 'upgrade' event", () => {
   test("Express + ws with { server }: HTTP and WebSocket echo on the same server", async () => {
@@ -79,14 +83,15 @@ describeInstalled("the http.Server 'upgrade' event", () => {
     });
   }, 30_000);
 
-  test("no 'upgrade' listener: the request is served through 'request' as plain HTTP (node:http since Node 10), and the connection goes on", async () => {
+  test("no 'upgrade' listener: the request is served through 'request' as plain HTTP (node:http since Node 10), then the connection closes", async () => {
     const tray = await serve("no-upgrade.mjs");
-    const { text } = await exchange(tray.port, [UPGRADE_HEAD("/x", "websocket"), "GET /after HTTP/1.1\r\nHost: t\r\n\r\n"], { maxMs: 5000 });
-    const responses = parseResponses(text);
-    expect(responses.map((r) => [r.status, r.body])).toEqual([
-      [200, "plain /x upgrade=websocket"],
-      [200, "plain /after upgrade="],
-    ]);
+    for (const upgrade of ["websocket", "h2c"]) {
+      const { text, closed } = await exchange(tray.port, [UPGRADE_HEAD("/x", upgrade), "GET /after HTTP/1.1\r\nHost: t\r\n\r\n"], { maxMs: 5000 });
+      const responses = parseResponses(text);
+      // What followed an upgrade request is not read as HTTP (RFC 9110 §7.8; the ws-server branch's rule).
+      expect(responses.map((r) => [r.status, r.body, r.headers["connection"]])).toEqual([[200, `plain /x upgrade=${upgrade}`, "close"]]);
+      expect(closed).toBe(true);
+    }
   }, 30_000);
 
   test("an Upgrade field not listed in Connection never reaches 'upgrade' (RFC 9110 §7.8)", async () => {
