@@ -79,6 +79,7 @@ async function run(threads: number): Promise<number> {
     },
     end: next,
     upgrade() {},
+    tunnel: () => null,
     error() {
       failed++;
       next();

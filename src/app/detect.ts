@@ -33,10 +33,18 @@ import type { AppSpec, FetchHandler } from "./types.ts";
 /** A Node-style app: node:http's 'request' listener. It may return a promise (Koa, async handlers). */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
+/** What a Node-style app is served through: its 'request' listener, and the http.Server whose
+ *  'upgrade' listeners (`ws`, socket.io) get requests that switch protocols — the exported server,
+ *  else the one server the module called listen() on while loading; null when there is none. */
+export interface NodeApp {
+  listener: NodeListener;
+  server: Server | null;
+}
+
 export type DetectedApp =
   /** websocket: the app's Bun-style `websocket` object, or undefined; value: the exported app. */
   | { interface: "fetch"; handler: FetchHandler; note: string; websocket?: unknown; value?: unknown }
-  | { interface: "node"; listener: NodeListener; note: string };
+  | ({ interface: "node"; note: string } & NodeApp);
 
 /** Parameter names that mark the second parameter of a Node-style handler. */
 const RESPONSE_NAMES = new Set(["res", "resp", "response", "reply", "rep", "_res", "_response", "serverResponse", "httpResponse"]);
@@ -77,6 +85,7 @@ async function detectExport(spec: AppSpec, choice: AppInterface): Promise<Detect
     if (listened.length > 0) return serveListened(spec, listened, `${subject(target)} ${describeValue(target.value)}`);
     throw new AppLoadError(unusable(target, choice));
   }
+  if (detected.interface === "node" && detected.server === null && listened.length === 1) detected.server = listened[0].server;
   if (listened.length > 0) {
     const also = `the listen() it called while loading (${listened.map((l) => l.where).join(", ")}) bound nothing: the app is served on tray's sockets`;
     detected.note = detected.note === "" ? `${target.named}: ${also}` : `${detected.note}; ${also}`;
@@ -90,11 +99,11 @@ function detectAuto(target: AppTarget, cwd: string): DetectedApp | null {
   const fetch = fetchMethod(value);
   if (fetch !== null) return { interface: "fetch", handler: toFetchHandler(target), note: how(describeValue(value), "a fetch app", ""), websocket: webSocketOf(value), value };
   const node = nodeListenerOf(target, cwd);
-  if (node !== null) return { interface: "node", listener: node.listener, note: how(node.what, "a Node-style (req, res) app", "") };
+  if (node !== null) return { interface: "node", listener: node.listener, server: node.server, note: how(node.what, "a Node-style (req, res) app", "") };
   if (typeof value !== "function" || isClass(value)) return null;
   const shape = functionShape(value);
   if (looksNodeStyle(value)) {
-    return { interface: "node", listener: bindToHolder(value, target.holder) as NodeListener, note: how(shape, "a Node-style (req, res) app", "; --interface=fetch serves it as (request, info) => Response") };
+    return { interface: "node", listener: bindToHolder(value, target.holder) as NodeListener, server: null, note: how(shape, "a Node-style (req, res) app", "; --interface=fetch serves it as (request, info) => Response") };
   }
   return { interface: "fetch", handler: toFetchHandler(target), note: how(shape, "a fetch handler (request, info) => Response", "; if it takes (req, res), start tray with --interface=node") };
 }
@@ -147,20 +156,20 @@ function serveCaptured(spec: AppSpec, served: readonly CapturedServe[], why: str
 
 function detectNode(target: AppTarget, cwd: string): DetectedApp | null {
   const node = nodeListenerOf(target, cwd);
-  if (node !== null) return { interface: "node", listener: node.listener, note: "" };
+  if (node !== null) return { interface: "node", listener: node.listener, server: node.server, note: "" };
   const value = target.value;
-  if (typeof value === "function" && !isClass(value)) return { interface: "node", listener: bindToHolder(value, target.holder) as NodeListener, note: "" };
+  if (typeof value === "function" && !isClass(value)) return { interface: "node", listener: bindToHolder(value, target.holder) as NodeListener, server: null, note: "" };
   return null;
 }
 
 /** Rules 2 and 3: an http.Server or a Koa app, as a listener; else null. */
-function nodeListenerOf(target: AppTarget, cwd: string): { listener: NodeListener; what: string } | null {
+function nodeListenerOf(target: AppTarget, cwd: string): (NodeApp & { what: string }) | null {
   const value = target.value;
   if (value instanceof Server) {
     if (value.listenerCount("request") === 0) {
       throw new AppLoadError(`${subject(target)} an http.Server with no 'request' listener; create it with http.createServer(handler), or add one with server.on("request", handler)`);
     }
-    return { listener: serverListener(value), what: "an http.Server" };
+    return { listener: serverListener(value), server: value, what: "an http.Server" };
   }
   if (typeof value !== "object" || value === null) return null;
   const callback = readProperty(value, "callback");
@@ -174,7 +183,7 @@ function nodeListenerOf(target: AppTarget, cwd: string): { listener: NodeListene
   if (typeof listener !== "function") {
     throw new AppLoadError(`${subject(target)} what looks like a Koa app, but its callback() returned ${describeValue(listener)}, not a (req, res) function`);
   }
-  return { listener: listener as NodeListener, what: "a Koa app (it has callback and use methods), called through app.callback()" };
+  return { listener: listener as NodeListener, server: null, what: "a Koa app (it has callback and use methods), called through app.callback()" };
 }
 
 /** A server's 'request' listeners, looked up per request (an app may add one after loading).
@@ -201,6 +210,7 @@ function serveListened(spec: AppSpec, listened: readonly CapturedListen[], why: 
   return {
     interface: "node",
     listener: serverListener(server),
+    server,
     note: `${why}, but it called listen() while loading: serving that server on tray's sockets (its ${where} is not bound)`,
   };
 }

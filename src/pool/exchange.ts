@@ -17,7 +17,7 @@
 import { bodyAllowed, bodyLengthError } from "../http/response-writer.ts";
 import { openBodyFile, type BodyFile } from "./body-file.ts";
 import { BODY_APP_ERROR, DATA_PIECE_MAX, STATUS_APP_ERROR } from "./limits.ts";
-import { encodeData, encodeEnd, encodeError, encodeHead, encodeResponse, encodeWsUpgrade, type Outbox, type RequestFields } from "./protocol.ts";
+import { encodeData, encodeEnd, encodeError, encodeHead, encodeResponse, encodeTunnelOpen, encodeWsUpgrade, type Outbox, type RequestFields } from "./protocol.ts";
 import type { WebSocketOptions } from "./types.ts";
 
 /** What an exchange needs from the Worker it runs in. */
@@ -230,6 +230,14 @@ export class Exchange {
     this.first = null;
     encodeWsUpgrade(this.host.outbox, this.id, headers, options);
     this.cancelSource(undefined);
+    this.finish();
+  }
+
+  /** A Node-style app's 'upgrade' listener took the socket (node-interface.ts): no HTTP response
+   *  follows; the connection is a byte tunnel (node-tunnel.ts) with this id from here. */
+  tunneled(): void {
+    if (this.state === DONE) return;
+    encodeTunnelOpen(this.host.outbox, this.id);
     this.finish();
   }
 

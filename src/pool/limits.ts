@@ -39,3 +39,8 @@ export const BODY_UNAVAILABLE = "Service Unavailable";
 /** A method the runtime's Request cannot carry (Bun turns unknown methods into GET). */
 export const STATUS_METHOD_UNSUPPORTED = 501;
 export const BODY_METHOD_UNSUPPORTED = "Not Implemented";
+
+/** Bytes of a Node-style tunnel's writes (node-tunnel.ts) the main thread has not yet handed to
+ *  the client's socket, past which the socket holds the app's next write (write() returns false,
+ *  'drain' follows the acknowledgements). */
+export const TUNNEL_WRITE_WINDOW = 1024 * 1024;

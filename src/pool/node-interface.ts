@@ -19,11 +19,19 @@
 //   and 'close'), the socket too (res 'close'), and later writes are dropped quietly.
 // - a throw or rejection escaping the app: 500 when nothing was sent, else the connection closes
 //   (Exchange.fail); after the response ended it is only logged.
-import { IncomingMessage, ServerResponse } from "node:http";
+// - upgrades, as node:http decides them: a request that asks to switch protocols (asksToUpgrade:
+//   HTTP/1.1, Upgrade listed in Connection) goes to the server's 'upgrade' listeners as
+//   (req, socket, head) when it has any — `ws`, engine.io — with a TunnelSocket (node-tunnel.ts)
+//   whose bytes the main thread relays to the client; `head` is empty (the bytes after the
+//   request arrive as 'data'). With no 'upgrade' listener the request is served through 'request'
+//   like any other, as node:http has done since Node 10 (the Upgrade field is ignored, RFC 9110 §7.8).
+import { IncomingMessage, ServerResponse, type Server } from "node:http";
 import type { Socket } from "node:net";
-import type { NodeListener } from "../app/detect.ts";
+import type { NodeApp } from "../app/detect.ts";
+import { asksToUpgrade } from "../http/upgrade-request.ts";
 import { describeError, type Exchange } from "./exchange.ts";
 import { ExchangeSocket } from "./node-socket.ts";
+import type { NodeTunnels, TunnelSocket } from "./node-tunnel.ts";
 import { encodeLog } from "./protocol.ts";
 
 /** Node's ServerResponse internals this file sets (present in Node and in Bun's node:http). */
@@ -33,17 +41,18 @@ interface ResponseInternals {
   _hasBody: boolean;
 }
 
-export function runNode(listener: NodeListener, exchange: Exchange): void {
+const NO_HEAD = Buffer.alloc(0);
+
+export function runNode(app: NodeApp, exchange: Exchange, tunnels: NodeTunnels): void {
   const r = exchange.request;
+  const server = app.server;
+  if (server !== null && server.listenerCount("upgrade") > 0 && asksToUpgrade(r.method, r.versionMinor, r.rawHeaders)) {
+    runUpgrade(server, exchange, tunnels);
+    return;
+  }
+  const listener = app.listener;
   const socket = new ExchangeSocket(exchange);
-  const req = new IncomingMessage(socket as unknown as Socket);
-  req.method = r.method;
-  req.url = pathOf(r.url);
-  req.httpVersion = r.versionMinor === 0 ? "1.0" : "1.1";
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = r.versionMinor;
-  req.rawHeaders = r.rawHeaders;
-  req.complete = true; // the whole message has arrived: tray buffers bodies before dispatch
+  const req = incomingMessage(socket, exchange);
   const stopBody = feedBody(req, exchange);
 
   const res = new ServerResponse(req);
@@ -91,6 +100,39 @@ export function runNode(listener: NodeListener, exchange: Exchange): void {
       },
       (error: unknown) => appFailed(exchange, error),
     );
+  }
+}
+
+/** The request as node:http's IncomingMessage, on `socket` (req.socket). */
+function incomingMessage(socket: ExchangeSocket | TunnelSocket, exchange: Exchange): IncomingMessage {
+  const r = exchange.request;
+  const req = new IncomingMessage(socket as unknown as Socket);
+  req.method = r.method;
+  req.url = pathOf(r.url);
+  req.httpVersion = r.versionMinor === 0 ? "1.0" : "1.1";
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = r.versionMinor;
+  req.rawHeaders = r.rawHeaders;
+  req.complete = true; // the whole message has arrived: tray buffers bodies before dispatch
+  return req;
+}
+
+/** node:http's 'upgrade': the listeners own the socket from here; the main thread is told before
+ *  any byte the app writes, so it stops speaking HTTP on the connection and relays. */
+function runUpgrade(server: Server, exchange: Exchange, tunnels: NodeTunnels): void {
+  const socket = tunnels.open(exchange.id, exchange.request);
+  const req = incomingMessage(socket, exchange);
+  // A body in a temp file (past --inbuf-overflow) is released with the request: an upgrade
+  // request's body is not expected, and the listener gets an empty one then.
+  if (exchange.request.bodyFile === null) feedBody(req, exchange);
+  else req.push(null);
+  exchange.tunneled();
+  try {
+    server.emit("upgrade", req, socket, NO_HEAD);
+  } catch (error) {
+    // Node would crash on this; one connection is cut instead, and the log says why.
+    log(exchange, `error in the app's 'upgrade' listener for "${exchange.request.method} ${pathOf(exchange.request.url)}": ${describeError(error)}`);
+    socket.destroy();
   }
 }
 

@@ -19,6 +19,10 @@
 // its own WebSockets (1011). Topic counts span every Worker: the main thread's registry says
 // how many subscribers a topic has and every Worker is told (subscriberCount() is synchronous).
 //
+// Node-style tunnels: a request a Node-style app's 'upgrade' listener took keeps its id as a
+// byte tunnel in the same slot (slot.tunnels); the main thread's side (src/server/tunnel.ts) is
+// its TunnelPeer. A Worker that dies cuts only its own tunnels.
+//
 // Beside this file: slot.ts (Slot, Entry, a Worker's states), types.ts (PoolOptions, PoolRequest,
 // ResponseSink: what the server hands in and hears back).
 import { AppLoadError } from "../app/loader.ts";
@@ -49,6 +53,11 @@ import {
   OP_WS_TERMINATE,
   OP_WS_UNSUBSCRIBE,
   OP_WS_UPGRADE,
+  OP_TUNNEL_DESTROY,
+  OP_TUNNEL_FINISH,
+  OP_TUNNEL_OPEN,
+  OP_TUNNEL_RECEIVED,
+  OP_TUNNEL_WRITE,
   Outbox,
   decodeFromWorker,
   encodeAck,
@@ -56,6 +65,10 @@ import {
   encodeCancel,
   encodeInit,
   encodeRequest,
+  encodeTunnelAck,
+  encodeTunnelClosed,
+  encodeTunnelData,
+  encodeTunnelEnd,
   encodeWsAck,
   encodeWsClosed,
   encodeWsMessage,
@@ -67,7 +80,7 @@ import {
   type Message,
 } from "./protocol.ts";
 import { DEAD, Entry, READY, STARTING, Slot, errorEventReason } from "./slot.ts";
-import type { PoolOptions, PoolRequest, PublishHandler, ResponseSink, WebSocketPeer } from "./types.ts";
+import type { PoolOptions, PoolRequest, PublishHandler, ResponseSink, TunnelPeer, WebSocketPeer } from "./types.ts";
 import { workerURL } from "./worker-url.ts";
 
 export class WorkerPool {
@@ -212,7 +225,7 @@ export class WorkerPool {
     if (slot.worker === null) return;
     encodeWsClosed(slot.outbox, id, code, reason);
     this.scheduleFlush();
-    if (had && slot.retired && slot.inFlight === 0 && slot.sockets.size === 0 && this.retiring.has(slot)) this.retire(slot);
+    if (had && this.drained(slot)) this.retire(slot);
   }
 
   /** A topic's subscriber count changed: every Worker learns it (batched with the turn's ops). */
@@ -258,6 +271,92 @@ export class WorkerPool {
     return peers.length;
   }
 
+  // --- Node-style tunnels ---------------------------------------------------------------------
+
+  /** Bytes from the client of tunnel `id` (given away). */
+  tunnelData(id: number, chunk: Uint8Array): void {
+    const slot = this.tunnelOwner(id);
+    if (slot === null) return;
+    encodeTunnelData(slot.outbox, id, chunk);
+    this.scheduleFlush();
+  }
+
+  /** The client of tunnel `id` ended its side. */
+  tunnelEnd(id: number): void {
+    const slot = this.tunnelOwner(id);
+    if (slot === null) return;
+    encodeTunnelEnd(slot.outbox, id);
+    this.scheduleFlush();
+  }
+
+  /** `bytes` of the app's writes on tunnel `id` were handed to the socket. */
+  tunnelAck(id: number, bytes: number): void {
+    const slot = this.tunnelOwner(id);
+    if (slot === null) return;
+    encodeTunnelAck(slot.outbox, id, bytes);
+    this.scheduleFlush();
+  }
+
+  /** Tunnel `id`'s connection is gone: the app's socket says 'end' and 'close'. */
+  tunnelClosed(id: number): void {
+    const slot = this.tunnelOwner(id);
+    if (slot === null) return;
+    slot.tunnels.delete(id);
+    if (slot.worker !== null) {
+      encodeTunnelClosed(slot.outbox, id);
+      this.scheduleFlush();
+    }
+    if (this.drained(slot)) this.retire(slot);
+  }
+
+  /** Open tunnels across all Workers. */
+  get tunnels(): number {
+    let n = 0;
+    for (const slot of this.slots) n += slot.tunnels.size;
+    for (const slot of this.retiring) n += slot.tunnels.size;
+    return n;
+  }
+
+  private tunnelOwner(id: number): Slot | null {
+    const slot = this.slots[id % this.slots.length];
+    if (slot.tunnels.has(id)) return slot;
+    if (this.retiring.size > 0) for (const old of this.retiring) if (old.tunnels.has(id)) return old;
+    return null;
+  }
+
+  /** The Worker took request `id`'s socket for an 'upgrade' listener: the request is over, the
+   *  connection is its tunnel from now on (unless the client already left). */
+  private openTunnel(slot: Slot, id: number): void {
+    const entry = this.take(slot, id);
+    if (entry === null) return; // cancelled meanwhile: the Worker hears of it by the cancel
+    const peer = entry.sink.tunnel();
+    if (peer === null) {
+      encodeTunnelClosed(slot.outbox, id);
+      this.scheduleFlush();
+      return;
+    }
+    slot.tunnels.set(id, peer);
+  }
+
+  /** Cuts the slot's tunnels: its Worker is gone, or the pool closes. */
+  private loseTunnels(slot: Slot): number {
+    const peers: TunnelPeer[] = [...slot.tunnels.values()];
+    slot.tunnels.clear();
+    for (const peer of peers) {
+      try {
+        peer.lost();
+      } catch (error) {
+        this.sinkFailed(error);
+      }
+    }
+    return peers.length;
+  }
+
+  /** A retired slot with nothing left on it. */
+  private drained(slot: Slot): boolean {
+    return slot.retired && slot.inFlight === 0 && slot.sockets.size === 0 && slot.tunnels.size === 0 && this.retiring.has(slot);
+  }
+
   /**
    * --reload: loads the app again in one fresh Worker per slot; once every one has loaded, new
    * requests go to them, and the old Workers finish what they were sent (at most RELOAD_DRAIN_MS)
@@ -290,12 +389,12 @@ export class WorkerPool {
       this.options.onWorkerRestart?.("reload");
       old.retired = true;
       this.retiring.add(old);
-      if (old.inFlight === 0 && old.sockets.size === 0) {
+      if (old.inFlight === 0 && old.sockets.size === 0 && old.tunnels.size === 0) {
         this.retire(old);
         continue;
       }
       old.drainTimer = setTimeout(() => {
-        const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true) + this.loseSockets(old, 1001, "the app was reloaded");
+        const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true) + this.loseSockets(old, 1001, "the app was reloaded") + this.loseTunnels(old);
         this.options.log(`worker ${old.index}: ${failed} request(s) still running on the code before the reload after ${RELOAD_DRAIN_MS} ms were stopped`, "warning");
         this.retire(old);
       }, RELOAD_DRAIN_MS);
@@ -361,6 +460,7 @@ export class WorkerPool {
     for (const slot of [...this.slots, ...this.retiring]) {
       this.failAll(slot, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true);
       this.loseSockets(slot, 1001, "the server is shutting down");
+      this.loseTunnels(slot);
       if (slot.drainTimer !== null) clearTimeout(slot.drainTimer);
       this.stop(slot);
     }
@@ -517,6 +617,24 @@ export class WorkerPool {
           case OP_WS_RECEIVED:
             slot.sockets.get(op.id)?.received(op.bytes);
             break;
+          case OP_TUNNEL_OPEN:
+            this.openTunnel(slot, op.id);
+            break;
+          case OP_TUNNEL_WRITE:
+            slot.tunnels.get(op.id)?.write(op.chunk);
+            break;
+          case OP_TUNNEL_FINISH:
+            slot.tunnels.get(op.id)?.finish();
+            break;
+          case OP_TUNNEL_DESTROY: {
+            const peer = slot.tunnels.get(op.id);
+            slot.tunnels.delete(op.id);
+            peer?.destroy();
+            break;
+          }
+          case OP_TUNNEL_RECEIVED:
+            slot.tunnels.get(op.id)?.received(op.bytes);
+            break;
         }
       } catch (error) {
         this.sinkFailed(error);
@@ -539,7 +657,7 @@ export class WorkerPool {
   private settled(slot: Slot): void {
     slot.inFlight--;
     if (--this.total === 0 && this.onIdle !== null) this.onIdle();
-    if (slot.retired && slot.inFlight === 0 && slot.sockets.size === 0 && this.retiring.has(slot)) this.retire(slot);
+    if (this.drained(slot)) this.retire(slot);
   }
 
   private sinkFailed(error: unknown): void {
@@ -584,6 +702,8 @@ export class WorkerPool {
     const body = this.options.exposeTracebacks ? `${BODY_APP_ERROR}\n\nThe worker running the app died: ${reason}` : BODY_APP_ERROR;
     const sockets = this.loseSockets(slot, 1011, "the worker running the app died");
     if (sockets > 0) this.options.log(`worker ${slot.index}: ${sockets} WebSocket(s) on it closed with 1011`, "error");
+    const tunnels = this.loseTunnels(slot);
+    if (tunnels > 0) this.options.log(`worker ${slot.index}: ${tunnels} upgraded connection(s) ('upgrade' listener) on it closed`, "error");
     if (slot.retired) {
       // A replaced Worker is not replaced again: what it held fails, the new Worker serves on.
       const failed = this.failAll(slot, STATUS_APP_ERROR, body, () => true);

@@ -6,7 +6,7 @@
 // posted (`posted` marks the line). reload() puts fresh slots in place and the old ones are
 // retired (`retired`, `drainTimer`) until their last request settles.
 import { Outbox } from "./protocol.ts";
-import type { ResponseSink, WebSocketPeer } from "./types.ts";
+import type { ResponseSink, TunnelPeer, WebSocketPeer } from "./types.ts";
 
 /** A dispatched request the main thread still waits on. */
 export class Entry {
@@ -28,6 +28,8 @@ export class Slot {
   readonly entries = new Map<number, Entry>();
   /** Open WebSockets whose handlers run in this slot's Worker, by their upgrade request's id. */
   readonly sockets = new Map<number, WebSocketPeer>();
+  /** Node-style tunnels ('upgrade' listeners) in this slot's Worker, by their request's id. */
+  readonly tunnels = new Map<number, TunnelPeer>();
   outbox = new Outbox();
   /** Highest request id already posted to the current Worker; later ones are still queued. */
   posted = -1;

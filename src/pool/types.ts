@@ -73,6 +73,24 @@ export interface ResponseSink {
   /** The app upgraded the request to a WebSocket (only when PoolRequest.upgrade): the server
    *  writes the 101 with the app's extra header fields and then calls pool.openWebSocket(). */
   upgrade(headers: string[], options: WebSocketOptions): void;
+  /** A Node-style app's 'upgrade' listener took the request's socket: no response follows, the
+   *  connection becomes a byte tunnel. Returns the main thread's side of it, or null when the
+   *  connection is already gone (the pool then tells the Worker it closed). */
+  tunnel(): TunnelPeer | null;
+}
+
+/** The main thread's side of one Node-style tunnel, as the pool reaches it (src/server/tunnel.ts). */
+export interface TunnelPeer {
+  /** Bytes the app wrote (owned). */
+  write(chunk: Uint8Array): void;
+  /** The app ended its side: FIN once the written bytes are out. */
+  finish(): void;
+  /** The app destroyed its socket. */
+  destroy(): void;
+  /** The app took `bytes` of the client's bytes. */
+  received(bytes: number): void;
+  /** The Worker is gone (died, or the pool closed): cut the connection. */
+  lost(): void;
 }
 
 /** The main thread's side of one open WebSocket, as the pool reaches it (src/server/websocket-session.ts). */

@@ -13,11 +13,16 @@ import { Exchange, describeError, type ExchangeHost } from "./exchange.ts";
 import { installFetchGlobals } from "./fetch-globals.ts";
 import { runFetch } from "./fetch-interface.ts";
 import { runNode } from "./node-interface.ts";
+import { NodeTunnels } from "./node-tunnel.ts";
 import {
   OP_ABORT,
   OP_ACK,
   OP_CANCEL,
   OP_REQUEST,
+  OP_TUNNEL_ACK,
+  OP_TUNNEL_CLOSED,
+  OP_TUNNEL_DATA,
+  OP_TUNNEL_END,
   Outbox,
   decodeInit,
   decodeToWorker,
@@ -55,6 +60,8 @@ function scheduleFlush(): void {
 
 /** The Worker's WebSockets: the main thread's WebSocket ops go to them (websockets.ts). */
 const webSockets = new WebSockets(host);
+/** The sockets Node-style apps' 'upgrade' listeners took (node-tunnel.ts). */
+const tunnels = new NodeTunnels(host);
 
 function flush(): void {
   flushScheduled = false;
@@ -101,8 +108,7 @@ async function init(fields: unknown[]): Promise<void> {
       installDenoUpgrade(webSockets);
       run = (exchange) => runFetch(handler, exchange, webSockets);
     } else {
-      const listener = app.listener;
-      run = (exchange) => runNode(listener, exchange);
+      run = (exchange) => runNode(app, exchange, tunnels);
     }
     note = app.note;
   } catch (error) {
@@ -136,6 +142,8 @@ function receive(message: Message): void {
       exchanges.get(op.id)?.cancel();
     } else if (op.op === OP_ABORT) {
       exchanges.get(op.id)?.abort.abort();
+    } else if (op.op === OP_TUNNEL_DATA || op.op === OP_TUNNEL_END || op.op === OP_TUNNEL_CLOSED || op.op === OP_TUNNEL_ACK) {
+      tunnels.receive(op);
     } else {
       webSockets.receive(op);
     }

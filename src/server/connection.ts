@@ -40,6 +40,7 @@ import { checkUpgrade } from "../http/websocket-handshake.ts";
 import type { UpgradeRequest } from "../http/websocket-handshake.ts";
 import { CLOSE_ABNORMAL } from "../http/websocket-close.ts";
 import type { WebSocketOptions } from "../pool/types.ts";
+import type { Tunnel } from "./tunnel.ts";
 import type { ServerMetrics } from "./metrics.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
@@ -104,6 +105,9 @@ export interface ConnectionContext {
   bodyFiles: BodyFiles;
   /** Takes over the socket of a connection whose request the app upgraded (a WebSocket session). */
   upgrade: (connection: Connection, handoff: UpgradeHandoff) => void;
+  /** Makes a byte tunnel of the socket for a Node-style app's 'upgrade' listener (tunnel.ts);
+   *  `rest`: the bytes that came after the request. */
+  tunnel: (connection: Connection, id: number, rest: Uint8Array) => Tunnel;
   /** --admin-listen: told of every exchange as it finishes; null (the default) costs nothing. */
   metrics: ServerMetrics | null;
 }
@@ -144,6 +148,8 @@ export class Connection {
   private upgrading: { ex: Exchange; handshake: UpgradeRequest } | null = null;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
+  /** The byte tunnel a Node-style 'upgrade' listener made of this connection (onTunnel). */
+  private tunnel: Tunnel | null = null;
 
   constructor(
     readonly socket: ConnectionSocket,
@@ -153,6 +159,11 @@ export class Connection {
     this.parser = new RequestParser(ctx.settings.parserLimits);
     this.lastActivity = ctx.clock.now();
     this.headStartedAt = this.lastActivity;
+  }
+
+  /** Traffic on a socket handed over to a WebSocket session or a tunnel (--channel-timeout). */
+  touch(): void {
+    this.lastActivity = this.ctx.clock.now();
   }
 
   /** True when no request is in flight: a timeout or shutdown may close it. */
@@ -379,6 +390,7 @@ export class Connection {
       end: () => this.onResponseEnd(ex),
       error: (status, body) => this.respondError(ex, status, body),
       upgrade: (headers, options) => this.onUpgrade(ex, headers, options),
+      tunnel: () => this.onTunnel(ex),
     };
   }
 
@@ -420,6 +432,21 @@ export class Connection {
       if (this.state !== ConnectionState.Closed) this.destroy();
       return;
     }
+    this.ctx.upgrade(this, {
+      rest: this.handOff(ex),
+      id: ex.id,
+      handshake: up.handshake,
+      appHeaders: headers,
+      options,
+      client: ex.client,
+      requestLine: ex.requestLine,
+      requestHeaders: ex.head.headers,
+    });
+  }
+
+  /** The HTTP connection is over: the socket, and the bytes kept after the upgrade request,
+   *  belong to the new protocol's owner; none of this connection's code runs for them again. */
+  private handOff(ex: Exchange): Uint8Array {
     this.upgrading = null;
     this.state = ConnectionState.Upgraded;
     this.queue.length = 0;
@@ -429,16 +456,19 @@ export class Connection {
     this.deleteBodyFile(ex);
     const parts = [this.parser.takeRest(), ...this.held];
     this.held = [];
-    this.ctx.upgrade(this, {
-      rest: parts.length === 1 ? parts[0] : Buffer.concat(parts),
-      id: ex.id,
-      handshake: up.handshake,
-      appHeaders: headers,
-      options,
-      client: ex.client,
-      requestLine: ex.requestLine,
-      requestHeaders: ex.head.headers,
-    });
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  /** A Node-style app's 'upgrade' listener took the request (src/pool/node-interface.ts): no
+   *  response comes, the socket becomes a byte tunnel (tunnel.ts) through the same hand-off.
+   *  Null when there is no socket to give (the client left, or earlier responses are unwritten). */
+  private onTunnel(ex: Exchange): Tunnel | null {
+    if (this.state === ConnectionState.Closed || this.queue[0] !== ex || !ex.head.upgrade || ex.state !== ExchangeState.Running) {
+      if (this.state !== ConnectionState.Closed) this.destroy();
+      return null;
+    }
+    this.tunnel = this.ctx.tunnel(this, ex.id, this.handOff(ex));
+    return this.tunnel;
   }
 
   /** This response may leave the connection open: its request allowed it, and a connection
@@ -686,7 +716,6 @@ export class Connection {
 
   /** --channel-timeout: a connection silent that long, with no app work in flight, is closed. */
   sweepIdle(now: number): void {
-    if (this.state === ConnectionState.Upgraded) return; // the session keeps its own idleTimeout
     if (!this.busy && now - this.lastActivity >= this.ctx.settings.channelTimeoutMs) this.destroy();
   }
 
@@ -715,6 +744,10 @@ export class Connection {
 
   /** Stop reading and close once the queued responses are written (shutdown). */
   shutdown(): void {
+    if (this.tunnel !== null) {
+      this.tunnel.shutdown();
+      return;
+    }
     if (this.state !== ConnectionState.Open && this.state !== ConnectionState.Closing) return;
     if (this.receiving !== null) this.dropReceiving();
     this.held = [];

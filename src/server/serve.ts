@@ -31,6 +31,7 @@ import type { AdminListener, AdminState } from "./admin.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { gateProxyProtocol } from "./proxy-protocol-gate.ts";
 import { WebSocketTopics } from "./websocket-topics.ts";
+import { Tunnel } from "./tunnel.ts";
 import { closeWebSockets, startWebSocketSession } from "./websocket-session.ts";
 import { SystemdError, notifyReady, notifyStopping, setNotifyLog, takeListenFds } from "./systemd.ts";
 
@@ -125,8 +126,14 @@ export async function serve(options: Options): Promise<number> {
       for (const event of ["data", "drain", "error", "close", "end"]) socket.removeAllListeners(event);
       startWebSocketSession(
         { ...handoff, socket },
-        { pool, topics, log, accessLog: ctx.accessLog, ident: options.ident, onClose: () => ctx.onClose(connection) },
+        { pool, topics, log, accessLog: ctx.accessLog, ident: options.ident, connection, onClose: () => ctx.onClose(connection) },
       );
+    },
+    // A Node-style app's 'upgrade' listener took the request: the socket relays bytes both ways.
+    tunnel: (connection, id, rest) => {
+      const socket = connection.socket as Socket;
+      for (const event of ["data", "drain", "error", "close", "end"]) socket.removeAllListeners(event);
+      return new Tunnel(id, socket, rest, { pool, connection, done: () => ctx.onClose(connection) });
     },
   };
 

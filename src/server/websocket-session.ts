@@ -45,6 +45,8 @@ export interface SessionContext {
   log: Log;
   accessLog: AccessLogHook | null;
   ident: string;
+  /** The connection this was: told of traffic (--channel-timeout; a WebSocket that pings lives on). */
+  connection: { touch(): void };
   onClose: () => void;
 }
 
@@ -146,6 +148,7 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
     const now = Date.now();
     this.lastReceived = now;
     this.pingSent = false;
+    this.ctx.connection.touch();
     this.bytesIn += chunk.byteLength;
     const events = this.reader.feed(chunk);
     for (let i = 0; i < events.length; i++) {

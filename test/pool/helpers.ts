@@ -66,6 +66,7 @@ export function recordingSink(): { sink: ResponseSink; result: Recorded; done: P
   const headSeen = new Promise<void>((resolve) => (sawHead = resolve));
   const sink: ResponseSink = {
     upgrade() {},
+    tunnel: () => null,
     head(status, statusText, headers, bodyLength) {
       result.calls.push("head");
       Object.assign(result, { status, statusText, headers, bodyLength });
@@ -135,6 +136,7 @@ export function flowReader(inspect?: (chunk: Uint8Array, offset: number) => void
     failed: null,
     sink: {
       upgrade() {},
+      tunnel: () => null,
       head() {},
       data(chunk) {
         inspect?.(chunk, r.received);

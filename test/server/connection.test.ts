@@ -115,6 +115,9 @@ function setup(over: Partial<ConnectionSettings> = {}) {
     upgrade: () => {
       throw new Error("no upgrade expected");
     },
+    tunnel: () => {
+      throw new Error("no tunnel expected");
+    },
   };
   const connection = new Connection(socket, ctx, PEER);
   return { socket, pool, clock, logs, access, connection, closedNotified: () => closedNotified };
