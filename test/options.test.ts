@@ -139,6 +139,13 @@ describe("every option is parsed", () => {
     [["--access-log", "--access-log-format=combined"], "accessLogFormat", "combined"],
     [["--log-format=json"], "logFormat", "json"],
     [["--reload"], "reload", true],
+    // Operations (more in options-operations.test.ts).
+    [["--worker-timeout=5"], "workerTimeout", 5],
+    [["--request-timeout=60"], "requestTimeout", 60],
+    [["--drain-delay=10"], "drainDelay", 10],
+    [["--max-requests=1000"], "maxRequests", 1000],
+    [["--max-requests-jitter=50"], "maxRequestsJitter", 50],
+    [["--worker-max-memory=512"], "workerMaxMemory", 512],
   ];
 
   for (const [argv, key, expected] of CASES) {
