@@ -149,6 +149,13 @@ describe("every option is parsed", () => {
     [["--admin-listen=127.0.0.1:9090"], "adminListen", { kind: "tcp", host: "127.0.0.1", port: 9090 }],
     [["--admin-listen=[0:0::1]:0"], "adminListen", { kind: "tcp", host: "::1", port: 0 }],
     [["--admin-listen=localhost:9090"], "adminListen", { kind: "tcp", host: "localhost", port: 9090 }],
+    // Operations (more in options-operations.test.ts).
+    [["--worker-timeout=5"], "workerTimeout", 5],
+    [["--request-timeout=60"], "requestTimeout", 60],
+    [["--drain-delay=10"], "drainDelay", 10],
+    [["--max-requests=1000"], "maxRequests", 1000],
+    [["--max-requests-jitter=50"], "maxRequestsJitter", 50],
+    [["--worker-max-memory=512"], "workerMaxMemory", 512],
   ];
 
   for (const [argv, key, expected] of CASES) {

@@ -183,6 +183,15 @@ const ENTRIES: Entry[] = [
   bool("expose-tracebacks", "exposeTracebacks", false, "tuning", "Put the stack trace of an app's uncaught error in the 500 response body."),
   seconds("shutdown-timeout", "shutdownTimeout", 30, 0, "tuning", "On SIGINT or SIGTERM, stop accepting and give running requests this many seconds to finish before exiting. (Not in Waitress.)"),
 
+  // Operations: Worker deadlines, recycling and reloads (not in Waitress; issue 15 items 2-6, issue 13 item 9).
+  seconds("worker-timeout", "workerTimeout", 30, 0, "tuning", "A Worker whose event loop has not turned for this many seconds (a handler looping or blocking) is replaced; each request it held gets 503 and a log line saying how long it ran. Other Workers go on. 0 turns it off. (Not in Waitress; gunicorn's --timeout.)"),
+  seconds("request-timeout", "requestTimeout", 0, 0, "tuning", "A request whose response head has not come this many seconds after it reached its Worker gets 503; the app sees request.signal abort (fetch) or 'aborted' and 'close' on req (Node-style). 0 turns it off. (Not in Waitress.)"),
+  seconds("drain-delay", "drainDelay", 0, 0, "tuning", "On SIGTERM, keep serving new and keep-alive requests for this many seconds, listeners open (so a load balancer sees the readiness probe fail and stops sending), then shut down as --shutdown-timeout says. (Not in Waitress.)"),
+  int("max-requests", "maxRequests", 0, 0, COUNT_MAX, "tuning", "Replace a Worker after it was given this many requests: a fresh Worker loads the app, then takes the new requests while the old one finishes what it holds, so none fails. Insurance against an app that leaks memory. 0 turns it off. (Not in Waitress; gunicorn's --max-requests.)"),
+  int("max-requests-jitter", "maxRequestsJitter", 0, 0, COUNT_MAX, "tuning", "Add a random 0 to this many requests to each Worker's --max-requests, so Workers are not all replaced at once. (Not in Waitress; gunicorn's option.)"),
+  { ...int("worker-max-memory", "workerMaxMemory", 0, 0, 1024 * 1024, "tuning", "Replace a Worker whose JavaScript heap passes this many MiB (checked four times a second; its requests get 503). Bun's Workers have no hard heap limit, so a handler allocating in one synchronous loop is stopped late, by --worker-timeout or when the process's memory passes --threads times this. 0 turns it off. (Not in Waitress.)"),
+    metavar: "MB", parse: intParser("worker-max-memory", 0, 1024 * 1024, "a whole number of MiB") },
+
   // Logging and development (not in Waitress; the defaults keep Waitress's behaviour).
   { name: "access-log", key: "accessLog", type: "string", metavar: "FILE", bare: ACCESS_LOG_STDERR, default: null, shownDefault: "none", group: "logging",
     help: "Log one line per request, in the format of --access-log-format: to standard error when given alone or as --access-log=-, else appended to FILE (created if missing; it must be writable before tray listens).",

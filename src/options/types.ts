@@ -76,6 +76,18 @@ export interface Options {
   proxyProtocol: boolean;
   /** Beyond Waitress: the admin listener (/livez, /readyz, /metrics), answered by the main thread; null for none. */
   adminListen: ListenAddress | null;
+  /** Operations (issue 15): seconds a Worker's event loop may stay blocked before it is replaced; 0 off. */
+  workerTimeout: number;
+  /** Seconds from reaching a Worker to the response head before a request gets 503; 0 off. */
+  requestTimeout: number;
+  /** Seconds SIGTERM keeps serving (listeners open) before shutting down. */
+  drainDelay: number;
+  /** Requests a Worker is given before it is replaced gracefully; 0 off. */
+  maxRequests: number;
+  /** Random 0..this added to maxRequests per Worker. */
+  maxRequestsJitter: number;
+  /** MiB of JavaScript heap past which a Worker is replaced; 0 off. */
+  workerMaxMemory: number;
   /** --help was given: print renderHelp() and exit 0 (nothing else was validated). */
   help: boolean;
   /** --version was given: print the version and exit 0 (nothing else was validated). */

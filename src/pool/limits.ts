@@ -23,6 +23,12 @@ export const RESPAWN_RETRY_MS = 1000;
  *  long (an endless stream must not keep old code running forever); then they fail and it stops. */
 export const RELOAD_DRAIN_MS = 30_000;
 
+/** --worker-max-memory for a Worker stuck in one synchronous allocation loop (its heap report is
+ *  stale then): when the process's resident memory passes Workers x the limit plus this much for
+ *  the main thread, a Worker whose heartbeat has been silent MEMORY_SILENCE_MS is taken to be it. */
+export const MAIN_THREAD_ALLOWANCE_MIB = 256;
+export const MEMORY_SILENCE_MS = 1000;
+
 /** reload(): after its last request, a replaced Worker gets this long to run the cancel and
  *  cleanup callbacks it was just sent before it is terminated. */
 export const RETIRE_GRACE_MS = 500;

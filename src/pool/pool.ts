@@ -29,6 +29,8 @@ import { AppLoadError } from "../app/loader.ts";
 import {
   BODY_APP_ERROR,
   BODY_UNAVAILABLE,
+  MEMORY_SILENCE_MS,
+  MAIN_THREAD_ALLOWANCE_MIB,
   RELOAD_DRAIN_MS,
   RESPAWN_RETRY_MS,
   RETIRE_GRACE_MS,
@@ -79,6 +81,7 @@ import {
   messageFields,
   type Message,
 } from "./protocol.ts";
+import { HEARTBEAT_MS, Heartbeat } from "./heartbeat.ts";
 import { DEAD, Entry, READY, STARTING, Slot, errorEventReason } from "./slot.ts";
 import type { PoolOptions, PoolRequest, PublishHandler, ResponseSink, TunnelPeer, WebSocketPeer } from "./types.ts";
 import { workerURL } from "./worker-url.ts";
@@ -99,10 +102,16 @@ export class WorkerPool {
   private readonly retiring = new Set<Slot>();
   /** Slots reload() is starting, not yet swapped in. */
   private fresh: Slot[] = [];
+  /** Slots recycle() is starting (--max-requests), not yet swapped in. */
+  private readonly recycled = new Set<Slot>();
+  /** The clock of every deadline (injectable for tests). */
+  private readonly now: () => number;
+  private watchdog: ReturnType<typeof setInterval> | null = null;
 
   constructor(options: PoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be a positive integer, not ${options.threads}`);
     this.options = options;
+    this.now = options.now ?? Date.now;
     for (let i = 0; i < options.threads; i++) this.slots.push(new Slot(i));
   }
 
@@ -116,6 +125,7 @@ export class WorkerPool {
       throw new AppLoadError(failure);
     }
     if (this.loadNote !== "") this.options.log(this.loadNote, "info");
+    this.startWatchdog();
   }
 
   dispatch(request: PoolRequest, sink: ResponseSink): number {
@@ -126,7 +136,8 @@ export class WorkerPool {
       queueMicrotask(() => sink.error(STATUS_UNAVAILABLE, BODY_UNAVAILABLE));
       return id;
     }
-    slot.entries.set(id, new Entry(sink, request.requestLine, request.releaseBody));
+    slot.entries.set(id, new Entry(sink, request.requestLine, request.releaseBody, this.now()));
+    if (slot.serveLimit > 0) this.countRequest(slot);
     slot.inFlight++;
     this.total++;
     encodeRequest(slot.outbox, id, request);
@@ -374,32 +385,36 @@ export class WorkerPool {
       return failure ?? "the server is shutting down";
     }
     this.flush(); // requests queued for the old Workers go to them
-    for (const slot of fresh) {
-      const old = this.slots[slot.index];
-      this.slots[slot.index] = slot;
-      if (old.worker === null) {
-        // No Worker (waiting to retry a failed respawn): its queued requests are the new one's.
-        if (old.retryTimer !== null) clearTimeout(old.retryTimer);
-        for (const [id, entry] of old.entries) slot.entries.set(id, entry);
-        slot.inFlight = old.inFlight;
-        slot.outbox = old.outbox;
-        if (!slot.outbox.empty) this.scheduleFlush();
-        continue;
-      }
-      this.options.onWorkerRestart?.("reload");
-      old.retired = true;
-      this.retiring.add(old);
-      if (old.inFlight === 0 && old.sockets.size === 0 && old.tunnels.size === 0) {
-        this.retire(old);
-        continue;
-      }
-      old.drainTimer = setTimeout(() => {
-        const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true) + this.loseSockets(old, 1001, "the app was reloaded") + this.loseTunnels(old);
-        this.options.log(`worker ${old.index}: ${failed} request(s) still running on the code before the reload after ${RELOAD_DRAIN_MS} ms were stopped`, "warning");
-        this.retire(old);
-      }, RELOAD_DRAIN_MS);
-    }
+    for (const slot of fresh) this.swapIn(slot, "reload");
     return null;
+  }
+
+  /** Puts a loaded fresh slot in its index's place; the old one is retired: it keeps its Worker
+   *  and its requests, gets no new ones, and stops when the last one settles (reload, recycle). */
+  private swapIn(slot: Slot, reason: "reload" | "max-requests"): void {
+    const old = this.slots[slot.index];
+    this.slots[slot.index] = slot;
+    if (old.worker === null) {
+      // No Worker (waiting to retry a failed respawn): its queued requests are the new one's.
+      if (old.retryTimer !== null) clearTimeout(old.retryTimer);
+      for (const [id, entry] of old.entries) slot.entries.set(id, entry);
+      slot.inFlight = old.inFlight;
+      slot.outbox = old.outbox;
+      if (!slot.outbox.empty) this.scheduleFlush();
+      return;
+    }
+    this.options.onWorkerRestart?.(reason);
+    old.retired = true;
+    this.retiring.add(old);
+    if (old.inFlight === 0 && old.sockets.size === 0 && old.tunnels.size === 0) {
+      this.retire(old);
+      return;
+    }
+    old.drainTimer = setTimeout(() => {
+      const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true) + this.loseSockets(old, 1001, "the app was reloaded") + this.loseTunnels(old);
+      this.options.log(`worker ${old.index}: ${failed} request(s) still running on the replaced Worker after ${RELOAD_DRAIN_MS} ms were stopped`, "warning");
+      this.retire(old);
+    }, RELOAD_DRAIN_MS);
   }
 
   /** Starts a Worker in each slot; resolves null once all have loaded the app, or with the first
@@ -446,6 +461,7 @@ export class WorkerPool {
   async close(graceMs: number): Promise<void> {
     if (this.closed) return;
     this.closing = true;
+    this.stopWatchdog();
     if (this.total > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
@@ -465,7 +481,7 @@ export class WorkerPool {
       this.stop(slot);
     }
     this.retiring.clear();
-    for (const slot of this.fresh) slot.onLoad?.("the server is shutting down");
+    for (const slot of [...this.fresh, ...this.recycled]) slot.onLoad?.("the server is shutting down");
   }
 
   private pick(): Slot {
@@ -517,6 +533,7 @@ export class WorkerPool {
     slot.worker = worker;
     slot.state = STARTING;
     slot.fatalReason = null;
+    this.arm(slot, worker);
     worker.addEventListener("message", (event: MessageEvent<Message>) => {
       if (slot.worker === worker) this.receive(slot, event.data);
     });
@@ -556,9 +573,13 @@ export class WorkerPool {
             entry.sink.end();
             break;
           }
-          case OP_HEAD:
-            slot.entries.get(op.id)?.sink.head(op.status, op.statusText, op.headers, op.bodyLength);
+          case OP_HEAD: {
+            const entry = slot.entries.get(op.id);
+            if (entry === undefined) break;
+            entry.headed = true; // --request-timeout: the app answered in time
+            entry.sink.head(op.status, op.statusText, op.headers, op.bodyLength);
             break;
+          }
           case OP_DATA:
             slot.entries.get(op.id)?.sink.data(op.chunk);
             break;
@@ -755,6 +776,133 @@ export class WorkerPool {
     return count;
   }
 
+  // ---- Operations: the watchdog (--worker-timeout, --request-timeout, --worker-max-memory) and
+  // recycling (--max-requests). One timer every HEARTBEAT_MS reads each Worker's heartbeat
+  // (heartbeat.ts) and each request's dispatch time; nothing here runs per request but a counter.
+
+  /** Gives a just-spawned Worker its heartbeat and its request budget. */
+  private arm(slot: Slot, worker: Worker): void {
+    const { workerTimeoutMs = 0, workerMaxMemoryMiB = 0, maxRequests = 0, maxRequestsJitter = 0 } = this.options;
+    slot.heartbeat = null;
+    if (workerTimeoutMs > 0 || workerMaxMemoryMiB > 0) {
+      slot.heartbeat = new Heartbeat(this.now());
+      // Before OP_INIT, so the Worker beats while it loads the app too (worker.ts).
+      worker.postMessage(slot.heartbeat.buffer);
+    }
+    slot.served = 0;
+    const random = this.options.random ?? Math.random;
+    slot.serveLimit = maxRequests > 0 ? maxRequests + Math.floor(random() * (maxRequestsJitter + 1)) : 0;
+  }
+
+  private startWatchdog(): void {
+    const { workerTimeoutMs = 0, requestTimeoutMs = 0, workerMaxMemoryMiB = 0 } = this.options;
+    if (this.options.watchdogTimer === false || workerTimeoutMs + requestTimeoutMs + workerMaxMemoryMiB === 0) return;
+    this.watchdog = setInterval(() => this.checkDeadlines(), HEARTBEAT_MS);
+    this.watchdog.unref();
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.watchdog = null;
+  }
+
+  /** One watchdog turn: replaces Workers that are stuck or past their memory limit, and answers
+   *  503 to requests past --request-timeout. Public for tests that drive the clock. */
+  checkDeadlines(): void {
+    if (this.closed) return;
+    const now = this.now();
+    const memoryMiB = this.options.workerMaxMemoryMiB ?? 0;
+    // Only read when a memory limit is set: the fallback for a Worker that allocates without yielding.
+    const overMemory = memoryMiB > 0 && process.memoryUsage.rss() / (1024 * 1024) > memoryMiB * (this.slots.length + this.retiring.size) + MAIN_THREAD_ALLOWANCE_MIB;
+    for (const slot of this.slots) this.checkSlot(slot, now, overMemory);
+    if (this.retiring.size > 0) for (const slot of [...this.retiring]) this.checkSlot(slot, now, overMemory);
+  }
+
+  private checkSlot(slot: Slot, now: number, overMemory: boolean): void {
+    const { workerTimeoutMs = 0, requestTimeoutMs = 0, workerMaxMemoryMiB = 0 } = this.options;
+    const heartbeat = slot.heartbeat;
+    if (heartbeat !== null && slot.worker !== null) {
+      if (slot.state !== READY) heartbeat.reset(now); // loading the app may block: not judged here
+      else {
+        const silent = heartbeat.silentFor(now);
+        if (workerTimeoutMs > 0 && silent >= workerTimeoutMs) {
+          this.replaceWorker(slot, now, "timeout", `its event loop has not turned for ${seconds(silent)} (--worker-timeout=${workerTimeoutMs / 1000})`);
+          return;
+        }
+        if (workerMaxMemoryMiB > 0 && heartbeat.heapMiB > workerMaxMemoryMiB) {
+          this.replaceWorker(slot, now, "memory", `its JavaScript heap reached ${heartbeat.heapMiB} MiB (--worker-max-memory=${workerMaxMemoryMiB})`);
+          return;
+        }
+        if (overMemory && silent >= MEMORY_SILENCE_MS) {
+          this.replaceWorker(slot, now, "memory", `the process passed ${workerMaxMemoryMiB} MiB per Worker while this Worker's event loop was blocked (--worker-max-memory)`);
+          return;
+        }
+      }
+    }
+    if (requestTimeoutMs > 0 && slot.entries.size > 0) this.failOverdue(slot, now, requestTimeoutMs);
+  }
+
+  /** --request-timeout: each request with no response head `limitMs` after dispatch gets 503,
+   *  and its Worker a cancel (request.signal aborts; a Node-style req sees 'aborted', 'close'). */
+  private failOverdue(slot: Slot, now: number, limitMs: number): void {
+    for (const [id, entry] of slot.entries) {
+      if (entry.headed || now - entry.dispatchedAt < limitMs) continue;
+      this.cancel(id);
+      this.options.log(`worker ${slot.index}: "${entry.requestLine}" got 503 after ${seconds(now - entry.dispatchedAt)} with no response (--request-timeout=${limitMs / 1000})`, "warning");
+      try {
+        entry.sink.error(STATUS_UNAVAILABLE, BODY_UNAVAILABLE);
+      } catch (error) {
+        this.sinkFailed(error);
+      }
+    }
+  }
+
+  /** Stops a Worker that is stuck or too big: each request it was sent gets 503 and a log line,
+   *  requests still queued for it go to its replacement, which starts at once (as after a death). */
+  private replaceWorker(slot: Slot, now: number, reason: "timeout" | "memory", why: string): void {
+    const worker = slot.worker;
+    this.detach(slot);
+    worker?.terminate();
+    const posted = slot.posted;
+    const sent = (id: number) => slot.retired || id <= posted;
+    for (const [id, entry] of slot.entries) {
+      if (sent(id)) this.options.log(`worker ${slot.index}: "${entry.requestLine}" got 503 after ${seconds(now - entry.dispatchedAt)}: its Worker was replaced (${reason})`, "error");
+    }
+    const failed = this.failAll(slot, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, sent);
+    const sockets = this.loseSockets(slot, 1011, "the Worker was replaced") + this.loseTunnels(slot);
+    this.options.log(`worker ${slot.index} replaced (${reason}): ${why}; ${failed} request(s) on it got 503${sockets > 0 ? `, ${sockets} upgraded connection(s) closed` : ""}`, "error");
+    this.options.onWorkerRestart?.(reason);
+    if (slot.retired) this.retire(slot);
+    else this.spawn(slot);
+  }
+
+  /** --max-requests: counts a request given to the slot's Worker; at its budget, recycles it. */
+  private countRequest(slot: Slot): void {
+    if (++slot.served === slot.serveLimit) void this.recycle(slot);
+  }
+
+  /** Replaces one slot's Worker gracefully: a fresh Worker loads the app while the old one keeps
+   *  serving; then the fresh one takes new requests and the old one finishes what it holds. */
+  private async recycle(old: Slot): Promise<void> {
+    if (this.closing || old.retired) return;
+    const fresh = new Slot(old.index);
+    this.recycled.add(fresh);
+    const failure = await this.load([fresh]);
+    this.recycled.delete(fresh);
+    // A reload (or another recycle) may have replaced the old slot meanwhile: then this one is moot.
+    if (failure !== null || this.closing || this.slots[old.index] !== old) {
+      this.stop(fresh);
+      if (failure !== null && !this.closing) {
+        old.serveLimit = old.served + (this.options.maxRequests ?? 0);
+        this.options.log(`worker ${old.index}: its replacement could not load the app, so it serves on: ${failure}`, "error");
+      }
+      return;
+    }
+    this.flush(); // requests queued for the old Worker go to it
+    this.swapIn(fresh, "max-requests");
+    this.options.log(`worker ${old.index} replaced (max-requests): it was given ${old.served} requests (--max-requests=${this.options.maxRequests})`, "info");
+  }
+
   private stop(slot: Slot): void {
     if (slot.retryTimer !== null) clearTimeout(slot.retryTimer);
     slot.retryTimer = null;
@@ -763,4 +911,9 @@ export class WorkerPool {
     this.detach(slot);
     worker?.terminate();
   }
+}
+
+/** "12.3 s", for log lines. */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }

@@ -5,6 +5,7 @@
 // one dies, its replacement starts in the same slot and inherits what was queued but not yet
 // posted (`posted` marks the line). reload() puts fresh slots in place and the old ones are
 // retired (`retired`, `drainTimer`) until their last request settles.
+import type { Heartbeat } from "./heartbeat.ts";
 import { Outbox } from "./protocol.ts";
 import type { ResponseSink, TunnelPeer, WebSocketPeer } from "./types.ts";
 
@@ -14,7 +15,11 @@ export class Entry {
     readonly sink: ResponseSink,
     readonly requestLine: string,
     readonly releaseBody: ((reusable: boolean) => void) | null,
+    /** When it was dispatched, by the pool's clock (--request-timeout, log lines). */
+    readonly dispatchedAt: number,
   ) {}
+  /** The response head has arrived (OP_HEAD): --request-timeout no longer applies. */
+  headed = false;
 }
 
 export const STARTING = 0; // spawned, loading the app
@@ -41,6 +46,11 @@ export class Slot {
   /** Replaced by reload(): finishing its requests, then stopping. */
   retired = false;
   drainTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The current Worker's heartbeat (--worker-timeout, --worker-max-memory), when either is on. */
+  heartbeat: Heartbeat | null = null;
+  /** Requests given to the current Worker, and after how many it is replaced (--max-requests; 0 never). */
+  served = 0;
+  serveLimit = 0;
 
   constructor(readonly index: number) {}
 }

@@ -18,6 +18,23 @@ export interface PoolOptions {
   appInterface?: AppInterface;
   /** --admin-listen's metrics: a Worker was replaced; reason "crash" (it died) or "reload" (new code). */
   onWorkerRestart?: (reason: string) => void;
+  // Operations (issue 15; watchdog in pool.ts, heartbeat.ts). All off when absent or 0.
+  /** --worker-timeout in ms: a Worker whose event loop has not turned this long is replaced. */
+  workerTimeoutMs?: number;
+  /** --request-timeout in ms: a request with no response head this long after dispatch gets 503. */
+  requestTimeoutMs?: number;
+  /** --max-requests and --max-requests-jitter: a Worker given this many (+ random 0..jitter)
+   *  requests is replaced gracefully. */
+  maxRequests?: number;
+  maxRequestsJitter?: number;
+  /** --worker-max-memory: MiB of JavaScript heap past which a Worker is replaced. */
+  workerMaxMemoryMiB?: number;
+  /** The clock deadlines are measured on, in ms (default Date.now; tests inject one). */
+  now?: () => number;
+  /** false: no watchdog timer, the caller runs checkDeadlines() (tests); default true. */
+  watchdogTimer?: boolean;
+  /** 0 <= x < 1, for --max-requests-jitter (default Math.random). */
+  random?: () => number;
 }
 
 export interface PoolRequest {

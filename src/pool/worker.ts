@@ -11,6 +11,7 @@ import { AppLoadError } from "../app/loader.ts";
 import { scheduleThisThreadAsBatch } from "./batch-scheduling.ts";
 import { Exchange, describeError, type ExchangeHost } from "./exchange.ts";
 import { installFetchGlobals } from "./fetch-globals.ts";
+import { startBeating } from "./heartbeat.ts";
 import { runFetch } from "./fetch-interface.ts";
 import { runNode } from "./node-interface.ts";
 import { NodeTunnels } from "./node-tunnel.ts";
@@ -81,12 +82,21 @@ let initialised = false;
 const early: Message[] = [];
 
 self.onmessage = (event: MessageEvent<Message>) => {
+  if (isHeartbeat(event.data)) return;
   if (run !== null) receive(event.data);
   else if (!initialised) {
     initialised = true; // the first message is always OP_INIT
     void init(messageFields(event.data));
   } else early.push(event.data);
 };
+
+/** The pool's heartbeat buffer (heartbeat.ts) comes before OP_INIT when --worker-timeout or
+ *  --worker-max-memory is on; it is the one message that is not a protocol Message. */
+function isHeartbeat(data: unknown): boolean {
+  if (!(data instanceof SharedArrayBuffer)) return false;
+  startBeating(data);
+  return true;
+}
 
 async function init(fields: unknown[]): Promise<void> {
   const init = decodeInit(fields);

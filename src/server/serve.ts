@@ -3,7 +3,8 @@
 // with nothing bound; then the listeners open; then connections are served until SIGINT/SIGTERM,
 // when tray stops accepting, lets in-flight requests finish within --shutdown-timeout, and exits 0.
 // Every line tray writes goes through one Log (--log-format); --access-log and --reload are set up
-// between the pool's start and the listeners, and wound down at exit.
+// between the pool's start and the listeners, and wound down at exit. --drain-delay (drain.ts) puts
+// a serving phase before SIGTERM's shutdown; SIGHUP reloads the app with no downtime (reload-signal.ts).
 
 import type { Socket } from "node:net";
 import type { Options } from "../options/types.ts";
@@ -39,6 +40,8 @@ import { SystemdError, notifyReady, notifyStopping, setNotifyLog, takeListenFds 
 const DEADLINE_TICK_MS = 1000;
 /** A connection holding its slot without a request in flight for less than this is not shed. */
 const SHED_AFTER_MS = 1000;
+import { Drain } from "./drain.ts";
+import { reloadOnHangup } from "./reload-signal.ts";
 
 export async function serve(options: Options): Promise<number> {
   const log = createLog(options.logFormat);
@@ -72,6 +75,11 @@ export async function serve(options: Options): Promise<number> {
       appInterface: options.interface,
       log,
       onWorkerRestart: metrics === null ? undefined : (reason) => metrics.workerRestarted(reason),
+      workerTimeoutMs: options.workerTimeout * 1000,
+      requestTimeoutMs: options.requestTimeout * 1000,
+      maxRequests: options.maxRequests,
+      maxRequestsJitter: options.maxRequestsJitter,
+      workerMaxMemoryMiB: options.workerMaxMemory,
     });
     await pool.start();
   } catch (err) {
@@ -303,6 +311,8 @@ export async function serve(options: Options): Promise<number> {
     stopping = true;
     adminState.draining = true;
     notifyStopping();
+    drain.end();
+    hangup.close();
     watcher?.close();
     log(`Received ${signal}, shutting down (waiting up to ${options.shutdownTimeout}s for in-flight requests)`, "info");
     closeListeners(listeners);
@@ -317,8 +327,16 @@ export async function serve(options: Options): Promise<number> {
       void finish();
     }, options.shutdownTimeout * 1000).unref();
   }
+  // --drain-delay: SIGTERM serves on for the delay first; `drain.draining` is what /readyz reads.
+  const drain = new Drain(options.drainDelay, log);
+  drain.onDraining(() => {
+    adminState.draining = true; // /readyz: 503 from the first SIGTERM on, through the delay
+  });
+  // SIGHUP: zero-downtime reload (reload-signal.ts).
+  const hangup = reloadOnHangup(pool, log);
   process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGTERM", () => drain.begin("SIGTERM", () => stop("SIGTERM")));
+  process.on("SIGHUP", () => hangup.onSignal());
 
   return exited;
 }

@@ -31,6 +31,16 @@ export async function startPool(options: Partial<PoolOptions> & { module?: strin
     exposeTracebacks: options.exposeTracebacks ?? false,
     highWatermark: options.highWatermark ?? 16 * 1024 * 1024,
     log: options.log ?? ((line) => logs.push(line)),
+    // The operations options (watchdog, recycling, clock), passed through when a test sets them.
+    workerTimeoutMs: options.workerTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    maxRequests: options.maxRequests,
+    maxRequestsJitter: options.maxRequestsJitter,
+    workerMaxMemoryMiB: options.workerMaxMemoryMiB,
+    now: options.now,
+    watchdogTimer: options.watchdogTimer,
+    random: options.random,
+    appInterface: options.appInterface,
   });
   await pool.start();
   return { pool, logs };
