@@ -257,6 +257,8 @@ async function main(): Promise<void> {
     writeFileSync(out.replace(/\.md(\.tmp)?$/, ".json$1"), JSON.stringify({ facts: { ...facts, versions: Object.fromEntries(facts.versions), commands: Object.fromEntries(facts.commands) }, rows, verdicts }, null, 1) + "\n");
     console.log("\n" + markdown);
     ctx.log(`wrote ${out}; server logs in ${ctx.tmpDir}`);
+    // WebSockets have their own servers and clients (scripts/bench-websocket.ts): a full run includes them.
+    if (complete) Bun.spawnSync([process.execPath, join(root, "scripts/bench-websocket.ts"), "--no-build"], { stdio: ["inherit", "inherit", "inherit"] });
   } finally {
     // The HEAD export (--tray=head) holds a ~100 MB binary, even after a failed run; the logs are
     // small and kept for reading.

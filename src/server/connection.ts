@@ -716,6 +716,9 @@ export class Connection {
 
   /** --channel-timeout: a connection silent that long, with no app work in flight, is closed. */
   sweepIdle(now: number): void {
+    // A WebSocket session keeps its own idleTimeout (pings); a Node-style tunnel has none, so
+    // silence both ways closes it as it would an HTTP connection.
+    if (this.state === ConnectionState.Upgraded && this.tunnel === null) return;
     if (!this.busy && now - this.lastActivity >= this.ctx.settings.channelTimeoutMs) this.destroy();
   }
 

@@ -12,7 +12,8 @@
 // closeOnBackpressureLimit). Output moves into the socket while it holds less than WRITE_WINDOW
 // bytes, and each app send is acknowledged to the Worker as it does (that is what drain() waits on).
 // idleTimeout: a client silent for half of it is pinged (sendPings), one silent for all of it is
-// closed (1001). Shutdown (closeWebSockets) sends 1001 to every session.
+// closed (1001). Shutdown (closeWebSockets) sends 1001 to every session. Time and timers come from
+// the context (SessionTimers), so the idle rules are tested on a fake clock with a fake socket.
 import type { Log } from "./log.ts";
 import type { Socket } from "node:net";
 import {
@@ -38,9 +39,29 @@ export const WRITE_WINDOW = 256 * 1024;
 /** §7.1.1: after our close frame, how long the client has to answer before the TCP connection is cut. */
 export const CLOSE_WAIT_MS = 5000;
 
+/** The clock and the one-shot timers a session runs on (idleTimeout, the close wait). */
+export interface SessionTimers {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  /** Runs `fn` once, `ms` from now, without keeping the process alive; returns its cancel. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+export const SYSTEM_TIMERS: SessionTimers = {
+  now: () => performance.now(),
+  after(ms, fn) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+/** What a session needs of the Worker pool (WorkerPool has all of it). */
+export type SessionRunner = Pick<WorkerPool, "openWebSocket" | "webSocketMessage" | "webSocketControl" | "webSocketAck" | "webSocketClosed">;
+
 /** What a session needs from the server. */
 export interface SessionContext {
-  pool: WorkerPool;
+  pool: SessionRunner;
   topics: WebSocketTopics;
   log: Log;
   accessLog: AccessLogHook | null;
@@ -48,6 +69,8 @@ export interface SessionContext {
   /** The connection this was: told of traffic (--channel-timeout; a WebSocket that pings lives on). */
   connection: { touch(): void };
   onClose: () => void;
+  /** SYSTEM_TIMERS unless a test brings its own clock. */
+  timers?: SessionTimers;
 }
 
 /** What the HTTP connection hands over (src/server/connection.ts, the one marked place). */
@@ -88,7 +111,8 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
   private readonly options: WebSocketOptions;
   private readonly reader: MessageReader;
   private readonly deflater: MessageDeflater | null;
-  private readonly started = Date.now();
+  private readonly timers: SessionTimers;
+  private readonly started: number;
   private readonly handoff: Handoff;
   private readonly subscriptions = new Set<string>();
   /** Frames waiting for the socket; acks[i]: app payload bytes to acknowledge once out[i] is written. */
@@ -99,10 +123,11 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
   /** Message bytes sent to the Worker and not yet handed to the app. */
   private unread = 0;
   private paused = false;
-  private lastReceived = Date.now();
+  private lastReceived: number;
   private pingSent = false;
-  private idleTimer: ReturnType<typeof setTimeout> | null = null;
-  private closeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Cancels of the pending idle check and of the close wait (§7.1.1). */
+  private idleTimer: (() => void) | null = null;
+  private closeTimer: (() => void) | null = null;
   private closeSent = false;
   private finished = false;
   /** The pool no longer knows this socket (its Worker died, or the pool closed). */
@@ -119,6 +144,8 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
     this.socket = handoff.socket;
     this.ctx = ctx;
     this.options = handoff.options;
+    this.timers = ctx.timers ?? SYSTEM_TIMERS;
+    this.started = this.lastReceived = this.timers.now();
     // RFC 7692 §5: only when the app enabled it and the client offered it.
     const deflate = negotiateDeflate(handoff.handshake.extensions, handoff.options.perMessageDeflate);
     this.deflater = deflate === null ? null : new MessageDeflater(deflate);
@@ -145,8 +172,7 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
 
   private onData(chunk: Uint8Array): void {
     if (this.finished) return;
-    const now = Date.now();
-    this.lastReceived = now;
+    this.lastReceived = this.timers.now();
     this.pingSent = false;
     this.ctx.connection.touch();
     this.bytesIn += chunk.byteLength;
@@ -219,8 +245,7 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
     this.closeCode = sendable ? code : CLOSE_NO_STATUS;
     this.closeReason = reason;
     this.queue(encodeClose(sendable ? code : null, reason), 0);
-    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_WAIT_MS);
-    this.closeTimer.unref();
+    this.closeTimer ??= this.timers.after(CLOSE_WAIT_MS, () => this.socket.destroy());
   }
 
   terminate(): void {
@@ -319,8 +344,7 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
     this.flush();
     if (this.out.length === 0) this.socket.end();
     else this.socket.once("drain", () => this.socket.end());
-    this.closeTimer ??= setTimeout(() => this.socket.destroy(), CLOSE_WAIT_MS);
-    this.closeTimer.unref();
+    this.closeTimer ??= this.timers.after(CLOSE_WAIT_MS, () => this.socket.destroy());
   }
 
   // --- idle ------------------------------------------------------------------------------------
@@ -329,14 +353,13 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
     const seconds = this.options.idleTimeout;
     if (seconds === 0) return;
     const half = (seconds * 1000) / 2;
-    this.idleTimer = setTimeout(() => this.checkIdle(), half);
-    this.idleTimer.unref();
+    this.idleTimer = this.timers.after(half, () => this.checkIdle());
   }
 
   private checkIdle(): void {
     this.idleTimer = null;
     if (this.finished) return;
-    const idle = Date.now() - this.lastReceived;
+    const idle = this.timers.now() - this.lastReceived;
     const limit = this.options.idleTimeout * 1000;
     if (idle >= limit - 10) {
       this.close(CLOSE_GOING_AWAY, "idle timeout");
@@ -348,8 +371,7 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
       this.queue(encodeFrame(OPCODE_PING, new Uint8Array(0)), 0);
     }
     const next = Math.max(10, Math.min(limit - idle, limit / 2));
-    this.idleTimer = setTimeout(() => this.checkIdle(), next);
-    this.idleTimer.unref();
+    this.idleTimer = this.timers.after(next, () => this.checkIdle());
   }
 
   // --- the end ---------------------------------------------------------------------------------
@@ -358,15 +380,15 @@ export class WebSocketSession implements WebSocketPeer, TopicSubscriber {
     if (this.finished) return;
     this.finished = true;
     open.delete(this);
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.idleTimer?.();
+    this.closeTimer?.();
     for (const topic of this.subscriptions) this.ctx.topics.unsubscribe(topic, this);
     this.subscriptions.clear();
     this.out = [];
     this.acks = [];
     if (!this.detached) this.ctx.pool.webSocketClosed(this.id, this.closeCode, this.closeReason);
     const h = this.handoff;
-    const seconds = ((Date.now() - this.started) / 1000).toFixed(3);
+    const seconds = ((this.timers.now() - this.started) / 1000).toFixed(3);
     this.ctx.accessLog?.({
       client: h.client,
       requestLine: h.requestLine,

@@ -139,3 +139,91 @@ export async function rawWebSocket(port: number, request: string | Uint8Array = 
 export function closeCode(frame: ServerFrame): number | null {
   return frame.payload.length >= 2 ? (frame.payload[0] << 8) | frame.payload[1] : null;
 }
+
+/** A raw client that counts what it receives without keeping it (for tens of MiB): binary bytes,
+ *  text messages, the close code. Pause its `socket` to stop reading (a stalled client). */
+export interface CountingSocket {
+  socket: Socket;
+  binaryBytes: number;
+  texts: string[];
+  closeCode: number | null;
+  ended: Promise<void>;
+  /** Waits until `ready()` holds (bounded). */
+  until(ready: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+}
+
+export async function countingWebSocket(port: number, path: string): Promise<CountingSocket> {
+  const socket = await rawConnect(port);
+  let onEnd: () => void = () => {};
+  const ended = new Promise<void>((r) => (onEnd = r));
+  socket.on("close", () => onEnd());
+  const client: CountingSocket = {
+    socket,
+    binaryBytes: 0,
+    texts: [],
+    closeCode: null,
+    ended,
+    async until(ready, timeoutMs = 10_000, what = "the condition") {
+      const deadline = Date.now() + timeoutMs;
+      while (!ready()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; binary ${client.binaryBytes} bytes, texts ${JSON.stringify(client.texts.slice(-5))}`);
+        await Bun.sleep(5);
+      }
+    },
+  };
+  // Stream parse (§5.2): a frame head is gathered in `head`; payloads are counted as they pass and
+  // kept only for text and close frames (small here).
+  let inHead = true;
+  let head = Buffer.alloc(0);
+  let opcode = 0;
+  let left = 0;
+  let kept: Buffer[] | null = null;
+  let sawResponseHead = false;
+  let pre = Buffer.alloc(0);
+  const frameDone = () => {
+    if (kept !== null) {
+      const payload = Buffer.concat(kept);
+      if (opcode === 1) client.texts.push(payload.toString("utf8"));
+      if (opcode === 8) client.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : null;
+    }
+    inHead = true;
+    head = Buffer.alloc(0);
+  };
+  const feed = (d: Buffer) => {
+    let at = 0;
+    while (at < d.length) {
+      if (inHead) {
+        // A head is 2 to 10 bytes (server frames are unmasked): taken a byte at a time.
+        head = Buffer.concat([head, d.subarray(at, at + 1)]);
+        at++;
+        const short = head.length < 2 ? -1 : head[1] & 0x7f;
+        const need = short === 126 ? 4 : short === 127 ? 10 : 2;
+        if (short === -1 || head.length < need) continue;
+        opcode = head[0] & 0x0f;
+        left = short === 126 ? head.readUInt16BE(2) : short === 127 ? Number(head.readBigUInt64BE(2)) : short;
+        kept = opcode === 1 || opcode === 8 ? [] : null;
+        inHead = false;
+        if (left === 0) frameDone();
+        continue;
+      }
+      const n = Math.min(left, d.length - at);
+      if (opcode === 2) client.binaryBytes += n;
+      kept?.push(d.subarray(at, at + n));
+      left -= n;
+      at += n;
+      if (left === 0) frameDone();
+    }
+  };
+  socket.on("data", (d: Buffer) => {
+    if (sawResponseHead) return feed(d);
+    pre = Buffer.concat([pre, d]);
+    const end = pre.indexOf("\r\n\r\n");
+    if (end < 0) return;
+    sawResponseHead = true;
+    if (!pre.subarray(0, 13).toString("latin1").startsWith("HTTP/1.1 101")) throw new Error(`no 101: ${pre.toString("latin1")}`);
+    feed(pre.subarray(end + 4));
+  });
+  socket.write(handshake(path));
+  await client.until(() => sawResponseHead, 5000, "the 101");
+  return client;
+}
