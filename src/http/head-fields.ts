@@ -34,7 +34,7 @@ const BY_LENGTH: Record<number, [string, FramingField]> = {
   17: ["transfer-encoding", FramingField.TransferEncoding],
 };
 
-export interface Framing {
+export interface RequestFraming {
   authority: Authority | null;
   contentLength: number | null;
   chunked: boolean;
@@ -115,7 +115,7 @@ export class HeadFields {
   }
 
   /** The whole head is here: the rules about what is missing, and the framing it implies. */
-  finish(authority: Authority | null): Framing {
+  finish(authority: Authority | null): RequestFraming {
     if (this.hostCount === 0 && this.versionMinor >= 1) throw new ProtocolError(400, "Missing Host header");
     let chunked = false;
     if (this.transferCodings !== null) {

@@ -3,9 +3,9 @@
 // and a handler that ignores the body never even opens the file.
 //
 // The server reuses its body files (src/server/body-files.ts): a file may be longer than this
-// body (what follows is an earlier request's), and once this request's exchange ends the same
+// body (what follows is an earlier request's), and once this request's app call ends the same
 // file may be refilled with another client's body. So reads stop at `length`, and release()
-// (called by the exchange as it ends, before the server can hear of the end) closes the file
+// (called by the app call as it ends, before the server can hear of the end) closes the file
 // for good: a late read fails instead of seeing someone else's bytes.
 //
 // Reads are synchronous on purpose: the main thread wrote the file moments ago, so its pages are
@@ -18,7 +18,7 @@ import { BODY_FILE_READ_SIZE } from "./limits.ts";
 
 export interface BodyFile {
   readonly stream: ReadableStream<Uint8Array>;
-  /** The exchange ended: close the file; any later read fails. */
+  /** The app call ended: close the file; any later read fails. */
   release(): void;
 }
 

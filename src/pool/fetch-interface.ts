@@ -1,14 +1,14 @@
 // Runs one request through a fetch-style handler (DESIGN.md §1): builds the standard Request and
 // the ServeInfo second argument, calls the handler, and streams the Response it returns into the
-// Exchange — reading the body stream only while the main thread keeps up (flow control).
-// Node-style (req, res) apps would get a sibling of this file driving the same Exchange.
+// AppCall — reading the body stream only while the main thread keeps up (flow control).
+// Node-style (req, res) apps would get a sibling of this file driving the same AppCall.
 // WebSockets (Bun's shape): info also offers upgrade(request, { headers, data }), publish() and
 // subscriberCount(); a request the main thread found to be a valid handshake is registered with
 // the Worker's WebSockets, and once its handler settles an upgrade it asked for is sent instead
 // of whatever the handler returned (websockets.ts).
 import type { FetchHandler, RemoteAddr, RequestIP, ServeInfo } from "../app/types.ts";
 import { blobBodyLength, hasMemoryBody } from "./fetch-globals.ts";
-import { declaredLength, type Exchange } from "./exchange.ts";
+import { declaredLength, type AppCall } from "./app-call.ts";
 import { BODY_METHOD_UNSUPPORTED, DATA_PIECE_MAX, STATUS_METHOD_UNSUPPORTED } from "./limits.ts";
 import type { SendData } from "./server-websocket.ts";
 import type { UpgradeOptions, WebSockets } from "./websockets.ts";
@@ -17,19 +17,19 @@ import type { UpgradeOptions, WebSockets } from "./websockets.ts";
  *  upgrade(), publish() and subscriberCount() for WebSockets. */
 class FetchInfo implements ServeInfo {
   readonly scriptName: string;
-  private readonly exchange: Exchange;
+  private readonly appCall: AppCall;
   private readonly webSockets: WebSockets;
   private addr: RemoteAddr | null = null;
 
-  constructor(exchange: Exchange, webSockets: WebSockets) {
-    this.exchange = exchange;
+  constructor(appCall: AppCall, webSockets: WebSockets) {
+    this.appCall = appCall;
     this.webSockets = webSockets;
-    this.scriptName = exchange.request.scriptName;
+    this.scriptName = appCall.request.scriptName;
   }
 
   /** Bun's server.upgrade(): false unless this request is a valid WebSocket handshake. */
   upgrade(request: Request, options?: UpgradeOptions): boolean {
-    return this.webSockets.upgrade(request, options, this.exchange);
+    return this.webSockets.upgrade(request, options, this.appCall);
   }
 
   publish(topic: string, data: SendData, compress?: boolean): number {
@@ -42,7 +42,7 @@ class FetchInfo implements ServeInfo {
 
   // Built on first use: most apps never ask.
   get remoteAddr(): RemoteAddr {
-    const r = this.exchange.request;
+    const r = this.appCall.request;
     return (this.addr ??= { hostname: r.remoteHostname, port: r.remotePort, transport: r.transport });
   }
 
@@ -51,73 +51,73 @@ class FetchInfo implements ServeInfo {
   requestIP(request: Request): RequestIP | null {
     void request;
     if (!(this instanceof FetchInfo)) return null; // detached from info: nothing to answer for
-    const r = this.exchange.request;
+    const r = this.appCall.request;
     if (r.transport === "unix" || r.remoteHostname === "") return null;
     return { address: r.remoteHostname, family: r.family, port: r.remotePort };
   }
 }
 
-export function runFetch(handler: FetchHandler, exchange: Exchange, webSockets: WebSockets): void {
+export function runFetch(handler: FetchHandler, appCall: AppCall, webSockets: WebSockets): void {
   let request: Request;
   try {
-    request = buildRequest(exchange);
+    request = buildRequest(appCall);
   } catch (error) {
-    exchange.fail(error);
+    appCall.fail(error);
     return;
   }
   // Bun's Request turns a method it does not know into GET; the app must never see a FOO as a GET.
-  if (request.method !== exchange.request.method && request.method !== exchange.request.method.toUpperCase()) {
-    exchange.refuse(STATUS_METHOD_UNSUPPORTED, BODY_METHOD_UNSUPPORTED);
+  if (request.method !== appCall.request.method && request.method !== appCall.request.method.toUpperCase()) {
+    appCall.refuse(STATUS_METHOD_UNSUPPORTED, BODY_METHOD_UNSUPPORTED);
     return;
   }
-  if (exchange.request.upgrade) {
-    runUpgradable(handler, exchange, request, webSockets);
+  if (appCall.request.upgrade) {
+    runUpgradable(handler, appCall, request, webSockets);
     return;
   }
   let result: unknown;
   try {
-    result = handler(request, new FetchInfo(exchange, webSockets));
+    result = handler(request, new FetchInfo(appCall, webSockets));
   } catch (error) {
-    exchange.fail(error);
+    appCall.fail(error);
     return;
   }
-  if (result instanceof Response) respond(exchange, result);
+  if (result instanceof Response) respond(appCall, result);
   else if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
-    settle(exchange, result as PromiseLike<unknown>);
-  } else notAResponse(exchange, result);
+    settle(appCall, result as PromiseLike<unknown>);
+  } else notAResponse(appCall, result);
 }
 
 /** A valid handshake: the handler may upgrade it; once it settles, an upgrade wins over its result. */
-function runUpgradable(handler: FetchHandler, exchange: Exchange, request: Request, webSockets: WebSockets): void {
-  webSockets.register(request, exchange);
+function runUpgradable(handler: FetchHandler, appCall: AppCall, request: Request, webSockets: WebSockets): void {
+  webSockets.register(request, appCall);
   let result: unknown;
   try {
-    result = handler(request, new FetchInfo(exchange, webSockets));
+    result = handler(request, new FetchInfo(appCall, webSockets));
   } catch (error) {
-    if (!webSockets.settle(exchange)) exchange.fail(error);
+    if (!webSockets.settle(appCall)) appCall.fail(error);
     return;
   }
   Promise.resolve(result).then(
     (value) => {
-      if (webSockets.settle(exchange)) {
+      if (webSockets.settle(appCall)) {
         if (value instanceof Response) value.body?.cancel().catch(() => {});
-      } else if (value instanceof Response) respond(exchange, value);
-      else notAResponse(exchange, value);
+      } else if (value instanceof Response) respond(appCall, value);
+      else notAResponse(appCall, value);
     },
     (error: unknown) => {
-      if (!webSockets.settle(exchange)) exchange.fail(error);
+      if (!webSockets.settle(appCall)) appCall.fail(error);
     },
   );
 }
 
-function buildRequest(exchange: Exchange): Request {
-  const r = exchange.request;
-  const signal = exchange.abort.signal;
+function buildRequest(appCall: AppCall): Request {
+  const r = appCall.request;
+  const signal = appCall.abort.signal;
   // Only the init fields a request needs: Bun reads every field of a RequestInit, and a GET with
   // just a signal is built in about half the time of one with method, headers and body: null.
   let request: Request;
   if (r.bodyFile !== null) {
-    request = new Request(r.url, { method: r.method, body: exchange.bodyFileStream(), signal, duplex: "half" } as RequestInit);
+    request = new Request(r.url, { method: r.method, body: appCall.bodyFileStream(), signal, duplex: "half" } as RequestInit);
   } else if (r.body !== null && r.body.byteLength > 0) {
     request = new Request(r.url, { method: r.method, body: r.body, signal });
   } else if (r.method === "GET") {
@@ -135,29 +135,29 @@ function buildRequest(exchange: Exchange): Request {
 
 /** A handler's promise: settled with then() rather than an async function (one promise fewer).
  *  Promise.resolve() returns a real promise as it is, and adopts any other thenable safely. */
-function settle(exchange: Exchange, pending: PromiseLike<unknown>): void {
+function settle(appCall: AppCall, pending: PromiseLike<unknown>): void {
   Promise.resolve(pending).then(
     (value) => {
-      if (value instanceof Response) respond(exchange, value);
-      else notAResponse(exchange, value);
+      if (value instanceof Response) respond(appCall, value);
+      else notAResponse(appCall, value);
     },
-    (error: unknown) => exchange.fail(error),
+    (error: unknown) => appCall.fail(error),
   );
 }
 
-function notAResponse(exchange: Exchange, value: unknown): void {
+function notAResponse(appCall: AppCall, value: unknown): void {
   const what = value === null ? "null" : typeof value === "object" ? `an object (${Object.prototype.toString.call(value)})` : typeof value;
-  exchange.fail(null, `TypeError: the handler returned ${what}, not a Response`);
+  appCall.fail(null, `TypeError: the handler returned ${what}, not a Response`);
 }
 
-function respond(exchange: Exchange, response: Response): void {
-  if (exchange.finished) {
+function respond(appCall: AppCall, response: Response): void {
+  if (appCall.finished) {
     // Cancelled while the handler ran: nobody wants this body.
     response.body?.cancel().catch(() => {});
     return;
   }
   if (response.type === "error") {
-    exchange.fail(null, "TypeError: the handler returned Response.error(), which has no status to send");
+    appCall.fail(null, "TypeError: the handler returned Response.error(), which has no status to send");
     return;
   }
   try {
@@ -173,50 +173,50 @@ function respond(exchange: Exchange, response: Response): void {
     if (hasMemoryBody(response) && !response.bodyUsed) {
       // Bytes already in memory: take them whole, with no stream machinery — and without even
       // touching response.body, which would build one (Bun.peek: has bytes() settled already?).
-      exchange.setHead(response.status, response.statusText, headers, declared);
+      appCall.setHead(response.status, response.statusText, headers, declared);
       const bytes = response.bytes();
-      if (Bun.peek.status(bytes) === "fulfilled") sendBytes(exchange, Bun.peek(bytes) as Uint8Array);
-      else void settleBytes(exchange, bytes);
+      if (Bun.peek.status(bytes) === "fulfilled") sendBytes(appCall, Bun.peek(bytes) as Uint8Array);
+      else void settleBytes(appCall, bytes);
       return;
     }
     const body = response.body;
     if (body === null) {
       // No body: a 304's Content-Length is not held against it; a HEAD's is its bodyLength.
-      exchange.setHead(response.status, response.statusText, headers, exchange.isHead ? declared : -1);
-      exchange.end();
+      appCall.setHead(response.status, response.statusText, headers, appCall.isHead ? declared : -1);
+      appCall.end();
       return;
     }
-    exchange.setHead(response.status, response.statusText, headers, declared);
+    appCall.setHead(response.status, response.statusText, headers, declared);
     const reader = body.getReader(); // throws for a body the app already read
-    exchange.source = reader;
-    void pump(exchange, reader);
+    appCall.source = reader;
+    void pump(appCall, reader);
   } catch (error) {
-    exchange.fail(error);
+    appCall.fail(error);
   }
 }
 
-async function settleBytes(exchange: Exchange, pending: Promise<Uint8Array>): Promise<void> {
+async function settleBytes(appCall: AppCall, pending: Promise<Uint8Array>): Promise<void> {
   let bytes: Uint8Array;
   try {
     bytes = await pending;
   } catch (error) {
-    exchange.fail(error);
+    appCall.fail(error);
     return;
   }
-  sendBytes(exchange, bytes);
+  sendBytes(appCall, bytes);
 }
 
 /** `bytes` comes from response.bytes(), which hands out a fresh copy of the body on every call
  *  (even for a Response built from the app's own Uint8Array, or a clone of a cached one), so it
  *  is ours to transfer: a large body crosses to the main thread without another copy. */
-function sendBytes(exchange: Exchange, bytes: Uint8Array): void {
-  if (exchange.finished) return;
-  if (bytes.byteLength <= DATA_PIECE_MAX) exchange.sendWhole(bytes, true);
+function sendBytes(appCall: AppCall, bytes: Uint8Array): void {
+  if (appCall.finished) return;
+  if (bytes.byteLength <= DATA_PIECE_MAX) appCall.sendWhole(bytes, true);
   else {
-    // Large: in pieces, under flow control (end() does nothing once the exchange is over).
-    exchange.sendInPieces(bytes).then(
-      () => exchange.end(),
-      (error: unknown) => exchange.fail(error),
+    // Large: in pieces, under flow control (end() does nothing once the app call is over).
+    appCall.sendInPieces(bytes).then(
+      () => appCall.end(),
+      (error: unknown) => appCall.fail(error),
     );
   }
 }
@@ -226,24 +226,24 @@ interface ChunkReader {
   read(): Promise<{ done: boolean; value?: unknown }>;
 }
 
-async function pump(exchange: Exchange, reader: ChunkReader): Promise<void> {
+async function pump(appCall: AppCall, reader: ChunkReader): Promise<void> {
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (exchange.finished) return;
+      if (appCall.finished) return;
       if (done) {
-        exchange.end();
+        appCall.end();
         return;
       }
       const owned = typeof value === "string";
       const chunk = toBytes(value);
-      if (chunk.byteLength <= DATA_PIECE_MAX) exchange.sendData(chunk, owned);
-      else await exchange.sendInPieces(chunk);
-      if (exchange.congested) await exchange.drained();
-      if (exchange.finished) return;
+      if (chunk.byteLength <= DATA_PIECE_MAX) appCall.sendData(chunk, owned);
+      else await appCall.sendInPieces(chunk);
+      if (appCall.congested) await appCall.drained();
+      if (appCall.finished) return;
     }
   } catch (error) {
-    exchange.fail(error); // no-op once cancelled
+    appCall.fail(error); // no-op once cancelled
   }
 }
 

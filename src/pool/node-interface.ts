@@ -1,7 +1,7 @@
 // Runs one request through a Node-style (req, res) app — Express, Connect, Koa's callback(), an
 // http.Server's 'request' listener, a bare handler — with REAL node:http IncomingMessage and
 // ServerResponse over an ExchangeSocket (node-socket.ts), the sibling of fetch-interface.ts
-// driving the same Exchange. What the app sees, and what tray does around it:
+// driving the same AppCall. What the app sees, and what tray does around it:
 //
 // - req: method, url (path and query, --url-prefix already stripped by the server), rawHeaders
 //   as received (req.headers is derived from them lazily), httpVersion as received, the body already
@@ -14,11 +14,11 @@
 //   http.Server does — without it express.static stalls after 64 KiB.
 // - HEAD: res is told it has a body, so the app's bytes are counted (and dropped) like a fetch
 //   app's: the answer declares the length a GET would have had (RFC 9110 §9.3.2).
-// - the end: 'finish' ends the Exchange; then res and req see 'close', as after a Node response.
-// - the client goes away (Exchange cancelled), or the response fails: req is destroyed ('aborted'
+// - the end: 'finish' ends the AppCall; then res and req see 'close', as after a Node response.
+// - the client goes away (AppCall cancelled), or the response fails: req is destroyed ('aborted'
 //   and 'close'), the socket too (res 'close'), and later writes are dropped quietly.
 // - a throw or rejection escaping the app: 500 when nothing was sent, else the connection closes
-//   (Exchange.fail); after the response ended it is only logged.
+//   (AppCall.fail); after the response ended it is only logged.
 // - upgrades, as node:http decides them: a request that asks to switch protocols (asksToUpgrade:
 //   HTTP/1.1, Upgrade listed in Connection) goes to the server's 'upgrade' listeners as
 //   (req, socket, head) when it has any — `ws`, engine.io — with a TunnelSocket (node-tunnel.ts)
@@ -29,7 +29,7 @@ import { IncomingMessage, ServerResponse, type Server } from "node:http";
 import type { Socket } from "node:net";
 import type { NodeApp } from "../app/detect.ts";
 import { asksToUpgrade } from "../http/upgrade-request.ts";
-import { describeError, type Exchange } from "./exchange.ts";
+import { describeError, type AppCall } from "./app-call.ts";
 import { ExchangeSocket } from "./node-socket.ts";
 import type { NodeTunnels, TunnelSocket } from "./node-tunnel.ts";
 import { encodeLog } from "./protocol.ts";
@@ -43,31 +43,31 @@ interface ResponseInternals {
 
 const NO_HEAD = Buffer.alloc(0);
 
-export function runNode(app: NodeApp, exchange: Exchange, tunnels: NodeTunnels): void {
-  const r = exchange.request;
+export function runNode(app: NodeApp, appCall: AppCall, tunnels: NodeTunnels): void {
+  const r = appCall.request;
   const server = app.server;
   if (server !== null && server.listenerCount("upgrade") > 0 && asksToUpgrade(r.method, r.versionMinor, r.rawHeaders)) {
-    runUpgrade(server, exchange, tunnels);
+    runUpgrade(server, appCall, tunnels);
     return;
   }
   const listener = app.listener;
-  const socket = new ExchangeSocket(exchange);
-  const req = incomingMessage(socket, exchange);
-  const stopBody = feedBody(req, exchange);
+  const socket = new ExchangeSocket(appCall);
+  const req = incomingMessage(socket, appCall);
+  const stopBody = feedBody(req, appCall);
 
   const res = new ServerResponse(req);
   const internals = res as unknown as ResponseInternals;
   internals.useChunkedEncodingByDefault = false; // tray frames the body
   internals.sendDate = false; // the server sends Date
-  if (exchange.isHead) internals._hasBody = true; // count the body a GET would get (Exchange drops it)
+  if (appCall.isHead) internals._hasBody = true; // count the body a GET would get (AppCall drops it)
   res.assignSocket(socket as unknown as Socket);
   socket.on("drain", () => {
     if (!res.writableFinished) res.emit("drain");
   });
 
-  // Called by the Exchange when the client goes away or the response fails: req sees 'aborted'
+  // Called by the AppCall when the client goes away or the response fails: req sees 'aborted'
   // (unless the app read it all) and 'close', res sees 'close'.
-  exchange.source = {
+  appCall.source = {
     cancel: () => {
       if (!req.destroyed) req.destroy();
       stopBody();
@@ -75,8 +75,8 @@ export function runNode(app: NodeApp, exchange: Exchange, tunnels: NodeTunnels):
     },
   };
   res.on("finish", () => {
-    exchange.source = null;
-    exchange.end();
+    appCall.source = null;
+    appCall.end();
     // As Node's server does after a response: dump an unread body (req then ends and closes)
     // and let res say 'close' (the socket's close reaches it through assignSocket).
     stopBody();
@@ -88,24 +88,24 @@ export function runNode(app: NodeApp, exchange: Exchange, tunnels: NodeTunnels):
   try {
     result = listener(req, res);
   } catch (error) {
-    appFailed(exchange, error);
+    appFailed(appCall, error);
     return;
   }
   if (result instanceof Response) {
-    returnedResponse(exchange, socket);
+    returnedResponse(appCall, socket);
   } else if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
     (result as PromiseLike<unknown>).then(
       (value) => {
-        if (value instanceof Response) returnedResponse(exchange, socket);
+        if (value instanceof Response) returnedResponse(appCall, socket);
       },
-      (error: unknown) => appFailed(exchange, error),
+      (error: unknown) => appFailed(appCall, error),
     );
   }
 }
 
 /** The request as node:http's IncomingMessage, on `socket` (req.socket). */
-function incomingMessage(socket: ExchangeSocket | TunnelSocket, exchange: Exchange): IncomingMessage {
-  const r = exchange.request;
+function incomingMessage(socket: ExchangeSocket | TunnelSocket, appCall: AppCall): IncomingMessage {
+  const r = appCall.request;
   const req = new IncomingMessage(socket as unknown as Socket);
   req.method = r.method;
   req.url = pathOf(r.url);
@@ -119,19 +119,19 @@ function incomingMessage(socket: ExchangeSocket | TunnelSocket, exchange: Exchan
 
 /** node:http's 'upgrade': the listeners own the socket from here; the main thread is told before
  *  any byte the app writes, so it stops speaking HTTP on the connection and relays. */
-function runUpgrade(server: Server, exchange: Exchange, tunnels: NodeTunnels): void {
-  const socket = tunnels.open(exchange.id, exchange.request);
-  const req = incomingMessage(socket, exchange);
+function runUpgrade(server: Server, appCall: AppCall, tunnels: NodeTunnels): void {
+  const socket = tunnels.open(appCall.id, appCall.request);
+  const req = incomingMessage(socket, appCall);
   // A body in a temp file (past --inbuf-overflow) is released with the request: an upgrade
   // request's body is not expected, and the listener gets an empty one then.
-  if (exchange.request.bodyFile === null) feedBody(req, exchange);
+  if (appCall.request.bodyFile === null) feedBody(req, appCall);
   else req.push(null);
-  exchange.tunneled();
+  appCall.tunneled();
   try {
     server.emit("upgrade", req, socket, NO_HEAD);
   } catch (error) {
     // Node would crash on this; one connection is cut instead, and the log says why.
-    log(exchange, `error in the app's 'upgrade' listener for "${exchange.request.method} ${pathOf(exchange.request.url)}": ${describeError(error)}`);
+    log(appCall, `error in the app's 'upgrade' listener for "${appCall.request.method} ${pathOf(appCall.request.url)}": ${describeError(error)}`);
     socket.destroy();
   }
 }
@@ -143,8 +143,8 @@ function pathOf(url: string): string {
 }
 
 /** Gives req its body; returns what stops reading it (the temp file is closed). */
-function feedBody(req: IncomingMessage, exchange: Exchange): () => void {
-  const r = exchange.request;
+function feedBody(req: IncomingMessage, appCall: AppCall): () => void {
+  const r = appCall.request;
   if (r.bodyFile === null) {
     const body = r.body;
     if (body !== null && body.byteLength > 0) req.push(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
@@ -152,7 +152,7 @@ function feedBody(req: IncomingMessage, exchange: Exchange): () => void {
     return () => {};
   }
   // Past --inbuf-overflow: read from the file only as the app pulls, a bounded piece at a time.
-  const reader = exchange.bodyFileStream().getReader();
+  const reader = appCall.bodyFileStream().getReader();
   let stopped = false;
   // Bun's IncomingMessage starts with readingMore set (its own _read clears it), which would stop
   // Readable from asking this _read for more after the first chunk.
@@ -177,23 +177,23 @@ function feedBody(req: IncomingMessage, exchange: Exchange): () => void {
   };
 }
 
-function appFailed(exchange: Exchange, error: unknown): void {
-  if (!exchange.finished) {
-    exchange.fail(error); // 500 before the head, else the server closes the connection
+function appFailed(appCall: AppCall, error: unknown): void {
+  if (!appCall.finished) {
+    appCall.fail(error); // 500 before the head, else the server closes the connection
     return;
   }
-  if (exchange.cancelled) return; // nobody is waiting for this response any more
-  const r = exchange.request;
-  log(exchange, `error in the app after its response to "${r.method} ${pathOf(r.url)}" was complete: ${describeError(error)}`);
+  if (appCall.cancelled) return; // nobody is waiting for this response any more
+  const r = appCall.request;
+  log(appCall, `error in the app after its response to "${r.method} ${pathOf(r.url)}" was complete: ${describeError(error)}`);
 }
 
 /** A fetch handler run as a Node-style one: say so, and answer 500. */
-function returnedResponse(exchange: Exchange, socket: ExchangeSocket): void {
-  if (exchange.finished || socket.headWritten) return;
-  exchange.fail(null, "the app returned a Response instead of writing to res: it is a fetch handler (request, info) => Response; start tray with --interface=fetch");
+function returnedResponse(appCall: AppCall, socket: ExchangeSocket): void {
+  if (appCall.finished || socket.headWritten) return;
+  appCall.fail(null, "the app returned a Response instead of writing to res: it is a fetch handler (request, info) => Response; start tray with --interface=fetch");
 }
 
-function log(exchange: Exchange, line: string): void {
-  encodeLog(exchange.host.outbox, line, "error");
-  exchange.host.scheduleFlush();
+function log(appCall: AppCall, line: string): void {
+  encodeLog(appCall.host.outbox, line, "error");
+  appCall.host.scheduleFlush();
 }

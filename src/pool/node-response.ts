@@ -1,6 +1,6 @@
 // Reads back the HTTP/1.1 bytes node:http's ServerResponse writes to its socket (node-socket.ts):
 // the head becomes (status, reason, header fields, Content-Length) and the body comes out as
-// plain bytes, so the Exchange can frame it again the way tray frames every response.
+// plain bytes, so the AppCall can frame it again the way tray frames every response.
 //
 // Strategy: the input is trusted — node:http produced it, field by field, from the app's
 // setHeader()/writeHead() calls it already validated — so this is a small state machine, not a
@@ -10,7 +10,7 @@
 // tray answered Expect: 100-continue itself, and the ResponseSink has no interim responses.
 // Trailers (res.addTrailers) are dropped too: RFC 9110 §6.5.1 lets a recipient discard them.
 
-import { declaredLength } from "./exchange.ts";
+import { declaredLength } from "./app-call.ts";
 
 export type HeadListener = (status: number, reason: string, headers: string[], contentLength: number) => void;
 export type BodyListener = (bytes: Uint8Array) => void;

@@ -4,13 +4,13 @@
 // which descend from node:http's, so look-alike objects break inside it.
 //
 // Writes: ServerResponse writes HTTP/1.1 bytes; NodeResponseReader turns them back into head and
-// body for the Exchange. Flow control is the Writable's own: a write's callback is held while the
-// Exchange has more than --outbuf-high-watermark unacknowledged, so the Writable's buffer fills,
+// body for the AppCall. Flow control is the Writable's own: a write's callback is held while the
+// AppCall has more than --outbuf-high-watermark unacknowledged, so the Writable's buffer fills,
 // res.write() returns false, and 'drain' follows when the main thread catches up — as over a
 // slow TCP socket in Node. Reads: nothing (tray hands the request body to req directly).
 // Addresses: the client's, as the server (and a trusted proxy) reported them.
 import { Duplex } from "node:stream";
-import type { Exchange } from "./exchange.ts";
+import type { AppCall } from "./app-call.ts";
 import { DATA_PIECE_MAX } from "./limits.ts";
 import { NodeResponseReader } from "./node-response.ts";
 
@@ -20,22 +20,22 @@ export class ExchangeSocket extends Duplex {
   readonly remoteFamily: string | undefined;
   /** Set (true) only for https, as on a TLSSocket: Express's req.protocol and req.secure read it. */
   readonly encrypted: true | undefined;
-  private readonly exchange: Exchange;
+  private readonly appCall: AppCall;
   private readonly reader: NodeResponseReader;
   /** Body bytes the reader produced during the current write. */
   private pieces: Uint8Array[] = [];
 
-  constructor(exchange: Exchange) {
+  constructor(appCall: AppCall) {
     super({ allowHalfOpen: true });
-    this.exchange = exchange;
-    const r = exchange.request;
+    this.appCall = appCall;
+    const r = appCall.request;
     const tcp = r.transport === "tcp" && r.remoteHostname !== "";
     this.remoteAddress = tcp ? r.remoteHostname : undefined;
     this.remotePort = tcp ? r.remotePort : undefined;
     this.remoteFamily = tcp && r.family !== "" ? r.family : undefined;
     this.encrypted = r.url.startsWith("https:") ? true : undefined;
     this.reader = new NodeResponseReader(
-      (status, reason, headers, contentLength) => exchange.setHead(status, reason, headers, contentLength),
+      (status, reason, headers, contentLength) => appCall.setHead(status, reason, headers, contentLength),
       (bytes) => this.pieces.push(bytes),
     );
   }
@@ -50,28 +50,28 @@ export class ExchangeSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const exchange = this.exchange;
+    const appCall = this.appCall;
     // Client gone or response failed: later writes are dropped quietly, as on a closed socket.
-    if (exchange.finished) return callback();
+    if (appCall.finished) return callback();
     const hadHead = this.reader.sawHead;
     try {
       this.reader.feed(chunk);
     } catch (error) {
-      exchange.fail(error);
+      appCall.fail(error);
       return callback();
     }
     const pieces = this.pieces;
     if (pieces.length === 0) {
       // A head alone (res.flushHeaders()): if no body or end follows within this turn, the
       // client gets the head now — an event stream's client is waiting for it.
-      if (!hadHead && this.reader.sawHead) setImmediate(() => exchange.sendHead());
+      if (!hadHead && this.reader.sawHead) setImmediate(() => appCall.sendHead());
       return callback();
     }
     this.pieces = [];
     if (pieces.length === 1 && pieces[0].byteLength <= DATA_PIECE_MAX) {
-      exchange.sendData(pieces[0], false);
-      if (!exchange.congested) return callback();
-      void exchange.drained().then(() => callback());
+      appCall.sendData(pieces[0], false);
+      if (!appCall.congested) return callback();
+      void appCall.drained().then(() => callback());
       return;
     }
     void this.sendPieces(pieces).then(() => callback());
@@ -80,7 +80,7 @@ export class ExchangeSocket extends Duplex {
   /** A large write leaves in DATA_PIECE_MAX pieces, waiting for acknowledgements between them,
    *  so one huge res.write() cannot push far past the high watermark. */
   private async sendPieces(pieces: Uint8Array[]): Promise<void> {
-    for (const piece of pieces) await this.exchange.sendInPieces(piece);
+    for (const piece of pieces) await this.appCall.sendInPieces(piece);
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -16,7 +16,7 @@
 // thread cut it) is 'end' (when the app was reading) then 'close'. A Worker that dies takes its
 // sockets with it; the main thread destroys their connections.
 import { Duplex } from "node:stream";
-import type { ExchangeHost, RequestFields } from "./exchange.ts";
+import type { AppCallHost, RequestFields } from "./app-call.ts";
 import { DATA_PIECE_MAX, TUNNEL_WRITE_WINDOW } from "./limits.ts";
 import {
   OP_TUNNEL_ACK,
@@ -197,7 +197,7 @@ export class TunnelSocket extends Duplex {
 export class NodeTunnels {
   private readonly sockets = new Map<number, TunnelSocket>();
 
-  constructor(readonly host: ExchangeHost) {}
+  constructor(readonly host: AppCallHost) {}
 
   open(id: number, request: RequestFields): TunnelSocket {
     const socket = new TunnelSocket(id, request, this);

@@ -23,7 +23,7 @@
 // byte tunnel in the same slot (slot.tunnels); the main thread's side (src/server/tunnel.ts) is
 // its TunnelPeer. A Worker that dies cuts only its own tunnels.
 //
-// Beside this file: slot.ts (Slot, Entry, a Worker's states), types.ts (PoolOptions, PoolRequest,
+// Beside this file: slot.ts (Slot, PendingRequest, a Worker's states), types.ts (PoolOptions, PoolRequest,
 // ResponseSink: what the server hands in and hears back).
 import { AppLoadError } from "../app/loader.ts";
 import {
@@ -82,7 +82,7 @@ import {
   type Message,
 } from "./protocol.ts";
 import { HEARTBEAT_MS, Heartbeat } from "./heartbeat.ts";
-import { DEAD, Entry, READY, STARTING, Slot, errorEventReason } from "./slot.ts";
+import { DEAD, PendingRequest, READY, STARTING, Slot, errorEventReason } from "./slot.ts";
 import type { PoolOptions, PoolRequest, PublishHandler, ResponseSink, TunnelPeer, WebSocketPeer } from "./types.ts";
 import { workerURL } from "./worker-url.ts";
 
@@ -136,7 +136,7 @@ export class WorkerPool {
       queueMicrotask(() => sink.error(STATUS_UNAVAILABLE, BODY_UNAVAILABLE));
       return id;
     }
-    slot.entries.set(id, new Entry(sink, request.requestLine, request.releaseBody, this.now()));
+    slot.entries.set(id, new PendingRequest(sink, request.requestLine, request.releaseBody, this.now()));
     if (slot.serveLimit > 0) this.countRequest(slot);
     slot.inFlight++;
     this.total++;
@@ -666,7 +666,7 @@ export class WorkerPool {
   /** Removes a request the Worker has finished (its last op arrived), keeping the counts right
    *  before the sink hears of it (a sink may dispatch the connection's next request from inside
    *  end()). The Worker closed the body's file before that op: the file may be reused. */
-  private take(slot: Slot, id: number): Entry | null {
+  private take(slot: Slot, id: number): PendingRequest | null {
     const entry = slot.entries.get(id);
     if (entry === undefined) return null;
     slot.entries.delete(id);

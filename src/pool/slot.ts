@@ -10,7 +10,7 @@ import { Outbox } from "./protocol.ts";
 import type { ResponseSink, TunnelPeer, WebSocketPeer } from "./types.ts";
 
 /** A dispatched request the main thread still waits on. */
-export class Entry {
+export class PendingRequest {
   constructor(
     readonly sink: ResponseSink,
     readonly requestLine: string,
@@ -30,7 +30,7 @@ export class Slot {
   worker: Worker | null = null;
   state = DEAD;
   inFlight = 0;
-  readonly entries = new Map<number, Entry>();
+  readonly entries = new Map<number, PendingRequest>();
   /** Open WebSockets whose handlers run in this slot's Worker, by their upgrade request's id. */
   readonly sockets = new Map<number, WebSocketPeer>();
   /** Node-style tunnels ('upgrade' listeners) in this slot's Worker, by their request's id. */

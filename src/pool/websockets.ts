@@ -9,7 +9,7 @@
 // how many bytes were handed over goes back once per turn (OP_WS_RECEIVED), so the main thread
 // reads the client only as fast as this Worker takes messages in. Handlers that throw or reject
 // are logged and the socket carries on, as under Bun.serve.
-import { describeError, type Exchange, type ExchangeHost } from "./exchange.ts";
+import { describeError, type AppCall, type AppCallHost } from "./app-call.ts";
 import {
   OP_WS_ACK,
   OP_WS_CLOSED,
@@ -45,15 +45,15 @@ const decoder = new TextDecoder();
 export class WebSockets implements SocketHost {
   private app: WebSocketApp | null = null;
   private readonly sockets = new Map<number, { ws: ServerWebSocket; handlers: WebSocketHandlers }>();
-  /** Upgrades asked for by handlers still running, by exchange. */
-  private readonly pending = new WeakMap<Exchange, PendingUpgrade>();
+  /** Upgrades asked for by handlers still running, by app call. */
+  private readonly pending = new WeakMap<AppCall, PendingUpgrade>();
   /** Requests that may be upgraded (the main thread checked their handshake), for server.upgrade(request). */
-  private readonly upgradable = new WeakMap<Request, Exchange>();
+  private readonly upgradable = new WeakMap<Request, AppCall>();
   private readonly counts = new Map<string, number>();
   /** Message bytes handed to the app this turn, per socket (OP_WS_RECEIVED at the flush). */
   private readonly received = new Map<number, number>();
 
-  constructor(private readonly host: ExchangeHost) {}
+  constructor(private readonly host: AppCallHost) {}
 
   get outbox() {
     return this.host.outbox;
@@ -79,13 +79,13 @@ export class WebSockets implements SocketHost {
   // --- the fetch side ------------------------------------------------------------------------
 
   /** The request the handler receives, when the main thread validated its handshake. */
-  register(request: Request, exchange: Exchange): void {
-    this.upgradable.set(request, exchange);
+  register(request: Request, appCall: AppCall): void {
+    this.upgradable.set(request, appCall);
   }
 
   /** Bun's server.upgrade(request, { headers, data }): true when the request will be upgraded. */
-  upgrade(request: Request, options: UpgradeOptions | undefined, exchange?: Exchange, handlers: WebSocketHandlers | null = null): boolean {
-    const ex = exchange ?? this.upgradable.get(request);
+  upgrade(request: Request, options: UpgradeOptions | undefined, appCall?: AppCall, handlers: WebSocketHandlers | null = null): boolean {
+    const ex = appCall ?? this.upgradable.get(request);
     if (ex === undefined || !ex.request.upgrade || ex.finished || this.pending.has(ex)) return false;
     if (handlers === null && this.app === null) {
       throw new TypeError("upgrade() needs the app's websocket handlers: export { fetch, websocket } (or pass websocket to Bun.serve)");
@@ -97,15 +97,15 @@ export class WebSockets implements SocketHost {
   }
 
   /** Called once the handler settled: sends the upgrade if it asked for one; true when it did. */
-  settle(exchange: Exchange): boolean {
-    const upgrade = this.pending.get(exchange);
-    if (upgrade === undefined || exchange.finished) return false;
-    this.pending.delete(exchange);
+  settle(appCall: AppCall): boolean {
+    const upgrade = this.pending.get(appCall);
+    if (upgrade === undefined || appCall.finished) return false;
+    this.pending.delete(appCall);
     const handlers = upgrade.handlers ?? this.app!.handlers;
     const options = this.app?.options ?? DENO_OPTIONS;
-    const ws = new ServerWebSocket(exchange.id, this, options, upgrade.data, exchange.request.remoteHostname, (s) => this.run(handlers.drain, s));
-    this.sockets.set(exchange.id, { ws, handlers });
-    exchange.upgraded(upgrade.headers, options);
+    const ws = new ServerWebSocket(appCall.id, this, options, upgrade.data, appCall.request.remoteHostname, (s) => this.run(handlers.drain, s));
+    this.sockets.set(appCall.id, { ws, handlers });
+    appCall.upgraded(upgrade.headers, options);
     return true;
   }
 

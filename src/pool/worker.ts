@@ -9,7 +9,7 @@ import { installDenoUpgrade } from "./deno-upgrade.ts";
 import type { AppInterface } from "../app/interfaces.ts";
 import { AppLoadError } from "../app/loader.ts";
 import { scheduleThisThreadAsBatch } from "./batch-scheduling.ts";
-import { Exchange, describeError, type ExchangeHost } from "./exchange.ts";
+import { AppCall, describeError, type AppCallHost } from "./app-call.ts";
 import { installFetchGlobals } from "./fetch-globals.ts";
 import { startBeating } from "./heartbeat.ts";
 import { runFetch } from "./fetch-interface.ts";
@@ -37,17 +37,17 @@ import { WebSockets } from "./websockets.ts";
 
 declare const self: Worker;
 
-const exchanges = new Map<number, Exchange>();
+const appCalls = new Map<number, AppCall>();
 let flushScheduled = false;
 
-const host: ExchangeHost = {
+const host: AppCallHost = {
   outbox: new Outbox(),
   highWatermark: 0,
   exposeTracebacks: false,
   held: [],
   scheduleFlush,
-  finished(exchange) {
-    exchanges.delete(exchange.id);
+  finished(appCall) {
+    appCalls.delete(appCall.id);
   },
 };
 
@@ -76,7 +76,7 @@ function flush(): void {
 }
 
 /** Runs one request through the app, by the interface detectApp() chose (--interface). */
-let run: ((exchange: Exchange) => void) | null = null;
+let run: ((appCall: AppCall) => void) | null = null;
 let initialised = false;
 /** Messages that arrived while the app was loading (a replacement Worker may be sent work early). */
 const early: Message[] = [];
@@ -116,9 +116,9 @@ async function init(fields: unknown[]): Promise<void> {
       webSockets.setApp(app.websocket, webSocketAppError);
       setServerBackend(webSockets);
       installDenoUpgrade(webSockets);
-      run = (exchange) => runFetch(handler, exchange, webSockets);
+      run = (appCall) => runFetch(handler, appCall, webSockets);
     } else {
-      run = (exchange) => runNode(app, exchange, tunnels);
+      run = (appCall) => runNode(app, appCall, tunnels);
     }
     note = app.note;
   } catch (error) {
@@ -143,15 +143,15 @@ function receive(message: Message): void {
     const op = decodeToWorker(f, i, message);
     i = op.next;
     if (op.op === OP_REQUEST) {
-      const exchange = new Exchange(host, op.id, op.request);
-      exchanges.set(op.id, exchange);
-      runApp(exchange);
+      const appCall = new AppCall(host, op.id, op.request);
+      appCalls.set(op.id, appCall);
+      runApp(appCall);
     } else if (op.op === OP_ACK) {
-      exchanges.get(op.id)?.ack(op.bytes);
+      appCalls.get(op.id)?.ack(op.bytes);
     } else if (op.op === OP_CANCEL) {
-      exchanges.get(op.id)?.cancel();
+      appCalls.get(op.id)?.cancel();
     } else if (op.op === OP_ABORT) {
-      exchanges.get(op.id)?.abort.abort();
+      appCalls.get(op.id)?.abort.abort();
     } else if (op.op === OP_TUNNEL_DATA || op.op === OP_TUNNEL_END || op.op === OP_TUNNEL_CLOSED || op.op === OP_TUNNEL_ACK) {
       tunnels.receive(op);
     } else {

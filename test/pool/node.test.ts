@@ -187,7 +187,7 @@ describe("flow control", () => {
     const id = handle.pool.dispatch(poolRequest("/big-write"), r.sink);
     await ackUntilDone(handle.pool, id, r, "the 8 MiB body", 30_000, 2);
     expect(r.received).toBe(8 * 1024 * 1024);
-    // The first piece travels with the head and is counted once it leaves (Exchange), so two
+    // The first piece travels with the head and is counted once it leaves (AppCall), so two
     // pieces may be out before the first acknowledgement.
     expect(r.maxAhead).toBeLessThanOrEqual(HIGH_WATERMARK + 2 * 1024 * 1024);
   });

@@ -137,7 +137,8 @@ describe("--max-requests", () => {
       results.push(...(await Promise.all(Array.from({ length: 25 }, (_, i) => send(pool, `/whoami?ms=${i % 7}`)))));
     }
     expect(results.filter((r) => r.status !== 200 || r.error !== null)).toEqual([]);
-    expect(replacements(logs)).toBeGreaterThanOrEqual(2);
+    // A replacement loads while the waves run; on a busy machine it may finish after them.
+    await waitFor(() => replacements(logs) >= 2, "two replacements");
   });
 
   test("the jitter adds random 0..J to the budget", async () => {

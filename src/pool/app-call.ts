@@ -1,4 +1,6 @@
-// One request being run inside a Worker: the request as it arrived (decoded by worker.ts), and
+// One call of the app for one request, inside a Worker (an AppCall; the main thread's record of
+// the same request on its connection is server/exchange.ts's Exchange): the request as it arrived
+// (decoded by worker.ts), and
 // the response side every app interface shares — it turns "here is the head / a chunk / the end /
 // a failure" into protocol ops in the Worker's outbox, counts body bytes not yet acknowledged by
 // the main thread (flow control), and carries cancellation. The interface that runs the app
@@ -20,17 +22,17 @@ import { BODY_APP_ERROR, DATA_PIECE_MAX, STATUS_APP_ERROR } from "./limits.ts";
 import { encodeData, encodeEnd, encodeError, encodeHead, encodeResponse, encodeTunnelOpen, encodeWsUpgrade, type Outbox, type RequestFields } from "./protocol.ts";
 import type { WebSocketOptions } from "./types.ts";
 
-/** What an exchange needs from the Worker it runs in. */
-export interface ExchangeHost {
+/** What an app call needs from the Worker it runs in. */
+export interface AppCallHost {
   outbox: Outbox;
   highWatermark: number;
   exposeTracebacks: boolean;
   /** Exchanges holding their head back; the end-of-turn flush releases them. */
-  held: Exchange[];
+  held: AppCall[];
   /** Makes sure an end-of-turn flush is coming. */
   scheduleFlush(): void;
-  /** The exchange is over: forget its id. */
-  finished(exchange: Exchange): void;
+  /** The app call is over: forget its id. */
+  finished(appCall: AppCall): void;
 }
 
 /** Something the app produces the body from, cancelled when the client goes away. */
@@ -45,9 +47,9 @@ const DONE = 3;
 
 export type { RequestFields } from "./protocol.ts";
 
-export class Exchange {
+export class AppCall {
   readonly id: number;
-  readonly host: ExchangeHost;
+  readonly host: AppCallHost;
   readonly request: RequestFields;
   readonly abort = new AbortController();
   /** A HEAD response declares the length a GET would have (RFC 9110 §9.3.2) and sends no body. */
@@ -70,7 +72,7 @@ export class Exchange {
   private first: Uint8Array | null = null;
   private resume: (() => void) | null = null;
 
-  constructor(host: ExchangeHost, id: number, request: RequestFields) {
+  constructor(host: AppCallHost, id: number, request: RequestFields) {
     this.host = host;
     this.id = id;
     this.request = request;
@@ -122,7 +124,7 @@ export class Exchange {
   }
 
   /** A large chunk in DATA_PIECE_MAX pieces, waiting for acknowledgements between them, so one
-   *  huge chunk cannot push far past the high watermark; stops if the exchange ends meanwhile. */
+   *  huge chunk cannot push far past the high watermark; stops if the app call ends meanwhile. */
   async sendInPieces(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.byteLength && !this.finished; at += DATA_PIECE_MAX) {
       this.sendData(chunk.subarray(at, at + DATA_PIECE_MAX), false);
@@ -292,14 +294,14 @@ export class Exchange {
     if (resume !== null) resume();
   }
 
-  /** The request body kept in a temp file, as a stream that works until this exchange ends. */
+  /** The request body kept in a temp file, as a stream that works until this app call ends. */
   bodyFileStream(): ReadableStream<Uint8Array> {
     const r = this.request;
     this.bodyFile = openBodyFile(r.bodyFile!, r.bodyLength);
     return this.bodyFile.stream;
   }
 
-  /** Before the server can hear that this exchange ended: it may reuse the body's file at once. */
+  /** Before the server can hear that this app call ended: it may reuse the body's file at once. */
   private releaseBodyFile(): void {
     this.bodyFile?.release();
     this.bodyFile = null;
