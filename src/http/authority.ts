@@ -7,7 +7,10 @@
 // parses (so "a.1", "1.2.3.256", "xn--a", "a%00b" are refused here rather than thrown in the
 // Worker as a 500). parseAuthority() returns the value branded as an Authority, and originUrl()
 // takes only an Authority: a URL cannot be built from a string this rule has not accepted.
-// The authority is kept as received; the WHATWG parser normalises its case and IPv4 form.
+// The authority is kept as received; the WHATWG parser normalises its case. A reg-name the WHATWG
+// parser reads as an IPv4 address ("0x7f.1", "017700000001", "127.01.0.1", "%3127.0.0.1") is
+// refused: in RFC 3986 it is a DNS name, so the app would see a host the client never named
+// (RFC 3986 §7.4; Apache's HttpProtocolOptions Strict refuses the same).
 
 /** An authority parseAuthority() accepted: the only kind originUrl() builds a URL from. */
 export type Authority = string & { readonly __authority: unique symbol };
@@ -29,8 +32,20 @@ export function parseAuthority(value: string): Authority | null {
   if (port !== undefined && port !== "" && Number(port) > MAX_PORT) return null;
   // The port is checked above, so only the host is left for the URL parser to judge; http and
   // https parse hosts alike (both are WHATWG "special" schemes).
-  return URL.canParse(`http://${m[1]}/`) ? (value as Authority) : null;
+  const host = m[1];
+  if (!MAY_BE_READ_AS_IPV4.test(host)) return URL.canParse(`http://${host}/`) ? (value as Authority) : null;
+  const hostname = URL.parse(`http://${host}/`)?.hostname;
+  if (hostname === undefined) return null;
+  // An IPv4 result is serialised dotted-decimal: accepted only if that is what was received.
+  return IPV4_SERIALISED.test(hostname) && hostname !== host ? null : (value as Authority);
 }
+
+/** The hosts the WHATWG parser may turn into an IPv4 address: a last label (before an optional
+ *  trailing dot) that starts with a digit (decimal, 0x hex, 0-led octal), or any pct-encoding. */
+const MAY_BE_READ_AS_IPV4 = /(?:^|\.)[0-9][^.]*\.?$|%/;
+
+/** How the WHATWG URL parser serialises an IPv4 host; no domain it accepts looks like this. */
+const IPV4_SERIALISED = /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/;
 
 /** The URL for origin-form path and query under this scheme and authority. */
 export function originUrl(scheme: string, authority: Authority, pathAndQuery: string): string {

@@ -316,8 +316,9 @@ export class RequestParser implements PendingBytes {
         const c = buf[i];
         const ok = k < 5 ? c === HTTP_SLASH[k] : k === 5 || k === 7 ? c >= 0x30 && c <= 0x39 : k === 6 ? c === 0x2e : false;
         if (!ok) throw new ProtocolError(400, "Malformed HTTP version");
-        if (k === 5 && c === 0x30) throw new ProtocolError(400, "HTTP/0.x is not supported");
-        if (k === 5 && c >= 0x32) throw new ProtocolError(505, "HTTP version not supported");
+        // RFC 9110 §15.6.6: a well-formed version whose major is not 1 (0.x or 2+) is refused as
+        // a version, not as malformed (Go's net/http answers "GET / HTTP/0.9" the same way).
+        if (k === 5 && c !== 0x31) throw new ProtocolError(505, "HTTP version not supported");
         return i + 1;
       }
       case Part.FieldStart: {

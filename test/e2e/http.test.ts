@@ -169,6 +169,9 @@ describe("errors: one plain-text response, then close (RFC 9112 §9.6)", () => {
     [431, "head over the 256 KiB default", `GET /text HTTP/1.1\r\nHost: test\r\nX-Big: ${"b".repeat(300 * 1024)}\r\n\r\n`],
     [501, "Transfer-Encoding: gzip, chunked (a coding tray does not decode)", "POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"],
     [505, "HTTP/2.0 request line", "GET /text HTTP/2.0\r\nHost: test\r\n\r\n"],
+    [505, "HTTP/0.9 request line (RFC 9110 §15.6.6, as Go answers)", "GET /text HTTP/0.9\r\nHost: test\r\n\r\n"],
+    // RFC 3986 §7.4: a DNS name the URL parser would turn into 127.0.0.1 (Apache http_strict.t).
+    [400, "Host: 0x7f.1 (request.url would say 127.0.0.1)", "GET /echo HTTP/1.1\r\nHost: 0x7f.1\r\n\r\n"],
     // Issue 12 defect 2: authorities request.url cannot carry were a 500 from the Worker.
     [400, "Host: [4712::abcd::] (not an IPv6 address)", "GET /echo HTTP/1.1\r\nHost: [4712::abcd::]\r\n\r\n"],
     [400, "Host: a:99999 (port above 65535)", "GET /echo HTTP/1.1\r\nHost: a:99999\r\n\r\n"],

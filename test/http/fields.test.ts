@@ -133,6 +133,17 @@ describe("Host (RFC 9112 §3.2: exactly one valid Host on HTTP/1.1; RFC 9110 §7
     ["IPvFuture (RFC 3986 §3.2.2; no URL parser takes it)", `GET / HTTP/1.1\r\nHost: [v1.fe80::a+en1]\r\n\r\n`, rejects(400)],
     ["an IPv4 address out of range", `GET / HTTP/1.1\r\nHost: 1.2.3.256\r\n\r\n`, rejects(400)],
     ["a name whose last label is a number (WHATWG reads it as IPv4)", `GET / HTTP/1.1\r\nHost: a.1\r\n\r\n`, rejects(400)],
+    // RFC 3986 §7.4: these are reg-names (DNS names) in RFC 3986, but the URL parser reads them as
+    // 127.0.0.1 or 1.0.0.127, so the app would see a host the client never named.
+    ["a dotted-decimal IPv4 address", `GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n`, accepts({ authority: "127.0.0.1:8080" })],
+    ["an IPv4 address as one octal number", `GET / HTTP/1.1\r\nHost: 017700000001\r\n\r\n`, rejects(400)],
+    ["an IPv4 address as one decimal number", `GET / HTTP/1.1\r\nHost: 2130706433\r\n\r\n`, rejects(400)],
+    ["an IPv4 address in hex, short form", `GET / HTTP/1.1\r\nHost: 0x7f.1\r\n\r\n`, rejects(400)],
+    ["a hex last label", `GET / HTTP/1.1\r\nHost: 1.0x7f\r\n\r\n`, rejects(400)],
+    ["an IPv4 address with a leading zero", `GET / HTTP/1.1\r\nHost: 127.01.0.1\r\n\r\n`, rejects(400)],
+    ["an IPv4 address with a trailing dot", `GET / HTTP/1.1\r\nHost: 127.0.0.1.\r\n\r\n`, rejects(400)],
+    ["an IPv4 address pct-encoded", `GET / HTTP/1.1\r\nHost: %3127.0.0.1\r\n\r\n`, rejects(400)],
+    ["a name whose last label starts with a digit is still a name", `GET / HTTP/1.1\r\nHost: a.1b\r\n\r\n`, accepts({ authority: "a.1b" })],
     ["a bad punycode label", `GET / HTTP/1.1\r\nHost: xn--a\r\n\r\n`, rejects(400)],
     ["a pct-encoded NUL", `GET / HTTP/1.1\r\nHost: a%00b\r\n\r\n`, rejects(400)],
     ["a port alone", `GET / HTTP/1.1\r\nHost: :80\r\n\r\n`, rejects(400)],

@@ -49,8 +49,12 @@ const absolutePath = fc.array(segment, { minLength: 1, maxLength: 4 }).map((segs
 const query = fc.option(chars(`${PCHAR}/?`, 0, 12), { nil: undefined });
 const hostValue = fc
   .tuple(chars("abcdefghijklmnopqrstuvwxyz0123456789-.", 1, 20), fc.option(fc.integer({ min: 0, max: 65535 }), { nil: undefined }))
-  // Only hosts the WHATWG URL parser takes (not "1.2.3.999", "a.1", "xn--"): the others are 400s.
-  .filter(([h]) => URL.canParse(`http://${h}/`))
+  // Only hosts the WHATWG URL parser takes (not "1.2.3.999", "a.1", "xn--") and keeps (not "2" or
+  // "1.2.3.04", which it rewrites to an IPv4 address: RFC 3986 §7.4): the others are 400s.
+  .filter(([h]) => {
+    const hostname = URL.parse(`http://${h}/`)?.hostname;
+    return hostname !== undefined && (hostname === h || !/^[0-9.]+$/.test(hostname));
+  })
   .map(([h, port]) => (port === undefined ? h : `${h}:${port}`));
 
 type Target = { target: string; path: string; authority: string | null; scheme: string | null };

@@ -50,8 +50,10 @@ describe("HTTP-version (RFC 9112 §2.3: HTTP/ DIGIT . DIGIT, case-sensitive)", (
     ["HTTP/3.0 -> 505", `GET / HTTP/3.0\r\n${H}\r\n`, rejects(505)],
     ["HTTP/9.9 -> 505", `GET / HTTP/9.9\r\n${H}\r\n`, rejects(505)],
     ["the h2 preface is refused, not tunnelled", `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, rejects([400, 505])],
-    ["HTTP/0.9 -> 400", `GET / HTTP/0.9\r\n${H}\r\n`, rejects(400)],
-    ["HTTP/0.x -> 400", `GET / HTTP/0.1\r\n${H}\r\n`, rejects(400)],
+    // A well-formed version whose major is not 1 is refused as a version (RFC 9110 §15.6.6), as
+    // Go's net/http answers "GET / HTTP/0.9"; only a line that is not HTTP-version syntax is a 400.
+    ["HTTP/0.9 -> 505", `GET / HTTP/0.9\r\n${H}\r\n`, rejects(505)],
+    ["HTTP/0.x -> 505", `GET / HTTP/0.1\r\n${H}\r\n`, rejects(505)],
     ["no version at all (HTTP/0.9 simple request)", `GET /\r\n\r\n`, rejects(400)],
     ["lower-case http", `GET / http/1.1\r\n${H}\r\n`, rejects(400)],
     ["two minor digits", `GET / HTTP/1.10\r\n${H}\r\n`, rejects(400)],
@@ -99,6 +101,12 @@ describe("request-target forms (RFC 9112 §3.2)", () => {
     // Issue 12 defect 2: the target's authority obeys the rule Host does (authority.ts).
     ["absolute-form with a port above 65535", `GET http://a:99999/ HTTP/1.1\r\n${H}\r\n`, rejects(400)],
     ["absolute-form with a bad IPv6 literal", `GET http://[4712::abcd::]/ HTTP/1.1\r\n${H}\r\n`, rejects(400)],
+    // RFC 3986 §7.4: a reg-name the URL parser would read as an IPv4 address (Apache's http_strict.t).
+    ["absolute-form with an octal IPv4 host", `GET http://017700000001/ HTTP/1.0\r\n\r\n`, rejects(400)],
+    ["absolute-form with a hex IPv4 host", `GET http://0x7f.1/ HTTP/1.0\r\n\r\n`, rejects(400)],
+    ["absolute-form with a leading-zero IPv4 host", `GET http://127.01.0.1/ HTTP/1.0\r\n\r\n`, rejects(400)],
+    ["absolute-form with a pct-encoded IPv4 host", `GET http://%3127.0.0.1/ HTTP/1.0\r\n\r\n`, rejects(400)],
+    ["absolute-form with a dotted-decimal IPv4 host", `GET http://127.0.0.1/ HTTP/1.0\r\n\r\n`, accepts({ authority: "127.0.0.1" })],
     ["absolute-form with an empty authority", `GET http:///x HTTP/1.1\r\n${H}\r\n`, rejects(400)],
     ["absolute-form with userinfo", `GET http://u@a.example/ HTTP/1.1\r\n${H}\r\n`, rejects(400)],
     ["asterisk-form with OPTIONS", `OPTIONS * HTTP/1.1\r\n${H}\r\n`, accepts({ method: "OPTIONS", target: "*", path: "*" })],
