@@ -46,7 +46,9 @@ export interface RequestFields {
   /** Flat [name, value, ...], latin-1, as received (Node calls this rawHeaders). */
   rawHeaders: string[];
   body: Uint8Array | null;
-  bodyFile: string | null;
+  /** A descriptor of the temp file holding the body (past --inbuf-overflow), the Worker's to
+   *  close (see body-file.ts); or null. */
+  bodyFd: number | null;
   bodyLength: number;
   remoteHostname: string;
   remotePort: number;
@@ -143,7 +145,8 @@ export class Exchange {
     }
   }
 
-  /** The whole body at once, for a body that was never a stream; small (<= DATA_PIECE_MAX).
+  /** The whole body at once, for a body that was never a stream (any size: the server spills
+   *  what does not fit in --outbuf-overflow to a temp file).
    *  `owned`: nobody else holds these bytes, so a large body may be transferred, not copied. */
   sendWhole(body: Uint8Array, owned = false): void {
     if (this.state !== IDLE) {
@@ -300,14 +303,17 @@ export class Exchange {
   /** The request body kept in a temp file, as a stream that works until this exchange ends. */
   bodyFileStream(): ReadableStream<Uint8Array> {
     const r = this.request;
-    this.bodyFile = openBodyFile(r.bodyFile!, r.bodyLength);
+    this.bodyFile ??= openBodyFile(r.bodyFd!, r.bodyLength);
     return this.bodyFile.stream;
   }
 
   /** Before the server can hear that this exchange ended: it may reuse the body's file at once. */
   private releaseBodyFile(): void {
+    // The descriptor is this Worker's to close, whether or not the app ever read the body; a
+    // stream asked for afterwards fails (released) instead of reading a closed number.
+    const r = this.request;
+    if (this.bodyFile === null && r.bodyFd !== null) this.bodyFile = openBodyFile(r.bodyFd, r.bodyLength);
     this.bodyFile?.release();
-    this.bodyFile = null;
   }
 
   private finish(): void {

@@ -103,7 +103,7 @@ function pathOf(url: string): string {
 /** Gives req its body; returns what stops reading it (the temp file is closed). */
 function feedBody(req: IncomingMessage, exchange: Exchange): () => void {
   const r = exchange.request;
-  if (r.bodyFile === null) {
+  if (r.bodyFd === null) {
     const body = r.body;
     if (body !== null && body.byteLength > 0) req.push(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     req.push(null);

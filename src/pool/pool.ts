@@ -99,7 +99,7 @@ export class WorkerPool {
     const headers = request.headers;
     f.push(OP_REQUEST, id, request.method, request.url, headers.length);
     for (let i = 0; i < headers.length; i++) f.push(headers[i]);
-    f.push(request.bodyFile);
+    f.push(request.bodyFd);
     if (request.body === null) f.push(0, 0, 0);
     else out.pushBytes(request.body, true);
     const remote = request.remote;

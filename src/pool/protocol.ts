@@ -23,7 +23,7 @@ export type Message = string | (string | ArrayBuffer)[];
 /** [OP_INIT, module, object, call 0|1, cwd, exposeTracebacks 0|1, highWatermark, interface
  *   "auto"|"fetch"|"node"] — the first message. */
 export const OP_INIT = 1;
-/** [OP_REQUEST, id, method, url, n, ...n header fields (name, value, ...), bodyFile|null, BYTES,
+/** [OP_REQUEST, id, method, url, n, ...n header fields (name, value, ...), bodyFd|null, BYTES,
  *   bodyLength, remoteHostname, remotePort, transport, family, scriptName, versionMinor] */
 export const OP_REQUEST = 2;
 /** [OP_ACK, id, bytes] — the server flushed `bytes` of id's response body. */

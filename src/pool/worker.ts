@@ -117,7 +117,7 @@ function receive(message: Message): void {
         method: f[i + 2] as string,
         url: f[i + 3] as string,
         rawHeaders: f.slice(i + 5, at) as string[],
-        bodyFile: f[at] as string | null,
+        bodyFd: f[at] as number | null,
         body: bufferIndex === 0 ? null : messageBytes(message, bufferIndex, f[at + 2] as number, f[at + 3] as number),
         bodyLength: f[at + 4] as number,
         remoteHostname: f[at + 5] as string,

@@ -28,6 +28,8 @@ import { errorBody, errorResponse } from "./error-response.ts";
 import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
+import { REASON_BODY_NOT_STORED, STATUS_BODY_NOT_STORED } from "./request-body.ts"; // storage-failure:
+import { storageFailureReason, storageTrouble } from "./spill-file.ts"; // storage-failure:
 import type { Peer, RequestOrigin } from "./request-origin.ts";
 
 /** Parsed requests a connection may hold before it stops reading the socket. */
@@ -125,9 +127,12 @@ export class Connection {
         case "head":
           this.onHead(ev.head);
           break;
-        case "data":
-          this.receiving!.body!.append(ev.data);
+        case "data": {
+          // storage-failure: the body could not be stored; said once per episode, answered at its end.
+          const body = this.receiving!.body!;
+          if (!body.append(ev.data) && storageTrouble.failed()) this.logStorageFailure("request bodies", body.failure!);
           break;
+        }
         case "end":
           this.onRequestEnd();
           break;
@@ -155,8 +160,16 @@ export class Connection {
     const ex = this.receiving!;
     this.receiving = null;
     ex.continueSent = true; // the body is here: no 100 needed any more
-    ex.received = ex.body === null ? { body: null, file: null, length: 0 } : ex.body.finish();
+    const received = ex.body === null ? { body: null, file: null, length: 0 } : ex.body.finish();
     ex.body = null;
+    if ("failure" in received) {
+      // storage-failure: never dispatched; answered 503 in its turn, then the connection closes.
+      if (storageTrouble.failed()) this.logStorageFailure("request bodies", received.failure);
+      ex.received = { body: null, file: null, length: 0 };
+      this.refuse(ex, STATUS_BODY_NOT_STORED, REASON_BODY_NOT_STORED);
+      return;
+    }
+    ex.received = received;
     this.dispatchReady();
   }
 
@@ -210,22 +223,28 @@ export class Connection {
     const origin = this.ctx.origin(ex.head, this.peer);
     if (!("url" in origin)) {
       // A request the proxy-header rules refuse: answer it and close, like any bad request.
-      this.closing = true;
-      ex.id = 0;
-      this.running++;
-      ex.keepAlive = false;
-      this.deleteBodyFile(ex);
-      this.onResponseError(ex, origin.status, origin.message);
+      this.refuse(ex, origin.status, origin.message);
       return;
     }
     const received = ex.received!;
     const file = received.file;
+    // storage-failure: the Worker gets a descriptor of its own for the body's (nameless) file.
+    let bodyFd: number | null = null;
+    if (file !== null) {
+      try {
+        bodyFd = file.handOff();
+      } catch (error) {
+        if (storageTrouble.failed()) this.logStorageFailure("request bodies", storageFailureReason(error));
+        this.refuse(ex, STATUS_BODY_NOT_STORED, REASON_BODY_NOT_STORED);
+        return;
+      }
+    }
     const request: PoolRequest = {
       method: ex.head.method,
       url: origin.url,
       headers: origin.headers,
       body: received.body,
-      bodyFile: file === null ? null : file.path,
+      bodyFd,
       bodyLength: received.length,
       releaseBody: file === null ? null : (reusable) => this.ctx.bodyFiles.release(file, reusable),
       remote: origin.remote,
@@ -239,6 +258,21 @@ export class Connection {
     ex.client = origin.remote.hostname; // the proxy's client when trusted
     this.running++;
     ex.id = this.ctx.pool.dispatch(request, this.sinkFor(ex));
+  }
+
+  /** Answers a request without running it (status, reason), then closes, like any bad request. */
+  private refuse(ex: Exchange, status: number, reason: string): void {
+    this.closing = true;
+    ex.id = 0;
+    this.running++;
+    ex.keepAlive = false;
+    this.deleteBodyFile(ex);
+    this.onResponseError(ex, status, reason);
+  }
+
+  /** storage-failure: one line per episode of temp-file trouble (spill-file.ts storageTrouble). */
+  private logStorageFailure(what: string, reason: string): void {
+    this.ctx.log(`Cannot store ${what} in a temp file: ${reason}; such requests get 503 and such responses are cut off (closed) until it works again`);
   }
 
   // --- the response, from the pool -----------------------------------------------------------
@@ -386,6 +420,8 @@ export class Connection {
         parts.push(chunk);
         size += chunk.byteLength;
       }
+      const lost = ex.out.takeFailure(); // storage-failure:
+      if (lost !== null) this.outputLost(ex, lost);
       if (ex.unacked > 0) {
         const ackable = ex.unacked - ex.out.length;
         if (ackable > 0) {
@@ -430,6 +466,19 @@ export class Connection {
       this.paused = false;
       this.socket.resume();
     }
+  }
+
+  /**
+   * storage-failure: the response's pending output could not be kept (its spill file failed), so
+   * what follows what was written cannot be sent: stop the app and close after the bytes already
+   * out (RFC 9112 §8: closing is the only honest signal left), never chunk lines without data.
+   */
+  private outputLost(ex: Exchange, reason: string): void {
+    if (storageTrouble.failed()) this.logStorageFailure("responses", reason);
+    if (ex.id > 0 && !ex.done) this.ctx.pool.cancel(ex.id);
+    ex.keepAlive = false;
+    ex.framing = "close";
+    ex.done = true;
   }
 
   private finishExchange(ex: Exchange): void {
