@@ -58,7 +58,8 @@ export class StorageTrouble {
     return true;
   }
 
-  /** A file was opened and written: true when this ends an episode (worth one log line). */
+  /** Bytes were written to a temp file: true when this ends an episode. (Not on open alone: a
+   *  full tmpfs still lets files be created.) */
   stored(): boolean {
     if (!this.failing) return false;
     this.failing = false;
@@ -83,7 +84,6 @@ export class SpillFile {
   ) {
     this.path = tempPath(kind);
     this.fd = io.open(this.path);
-    storageTrouble.stored();
     try {
       io.unlink(this.path);
     } catch {
@@ -112,6 +112,7 @@ export class SpillFile {
       off += this.io.write(this.fd, bytes, off, bytes.byteLength - off, this.writePos + off);
     }
     this.writePos += bytes.byteLength;
+    storageTrouble.stored(); // bytes stored: whatever the trouble was, it is over
   }
 
   /** Empties the FIFO to be filled again from the start; the bytes on disk stay until overwritten. */
