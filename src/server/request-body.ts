@@ -45,9 +45,10 @@ export class RequestBody {
     private readonly files: BodyFiles,
   ) {}
 
-  /** Takes the next body bytes (the caller may reuse `data` afterwards only if it is < one block:
-   *  larger pieces are kept by reference in memory). Returns false once the body cannot be stored
-   *  (see `failure`); it stays false for the rest of this body. Never throws. */
+  /** Takes the next body bytes (a piece of a block or more is kept by reference while in memory).
+   *  Returns false once the body cannot be stored (see `failure`), and stays false for the rest of
+   *  this body; the caller logs the failure once per episode (spill-file.ts storageTrouble).
+   *  Never throws. */
   append(data: Uint8Array): boolean {
     const n = data.byteLength;
     this.length += n;
