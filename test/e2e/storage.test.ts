@@ -12,11 +12,10 @@
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
-import { rssOf } from "./harness.ts";
+import { rawConnect, rssOf } from "./harness.ts";
 import type { Tray } from "./harness.ts";
 import { MiB, RawClient, StreamedResponse, makeScratch, mib, openFilesUnder, sendPatternBody, startFaultTray, trayTempFiles, waitFor, writeAll } from "./fault-helpers.ts";
 import type { Scratch } from "./fault-helpers.ts";
-import { rawConnect } from "./harness.ts";
 
 const TEST_TIMEOUT_MS = 60_000;
 setDefaultTimeout(TEST_TIMEOUT_MS);
@@ -100,12 +99,12 @@ describe("a request body that cannot be stored never reaches the app (issue 13 i
     tray = await startFaultTray(["--threads=1", "--inbuf-overflow=65536"], scratch);
     const pid = tray.proc.pid!;
     // The client is accepted first (its descriptor exists), then the server can open nothing more.
+    const fdsBefore = readdirSync(`/proc/${pid}/fd`).length;
     const c = await RawClient.open(tray.port);
     const size = 2 * MiB;
     c.send(`POST /hash HTTP/1.1\r\nHost: t\r\nContent-Length: ${size}\r\n\r\n`);
     await writeAll(c.socket, new Uint8Array(1000).fill(0x61));
-    expect(await waitFor(() => tray!.proc.pid !== undefined && readdirSync(`/proc/${pid}/fd`).length > 0, 1000)).toBe(true);
-    await Bun.sleep(200); // the server has accepted and read the first bytes
+    expect(await waitFor(() => readdirSync(`/proc/${pid}/fd`).length > fdsBefore, 5000)).toBe(true);
     const old = exhaustDescriptors(pid);
     let status = 0;
     try {
