@@ -13,7 +13,7 @@
 // drops everything pending, keeps `failure`, refuses further bytes, and the connection closes
 // (issue 13 item 1). It never throws.
 
-import { SpillFile, nodeSpillIO, storageFailureReason } from "./spill-file.ts";
+import { SpillFile, nodeSpillIO, storageFailureReason, storageTrouble } from "./spill-file.ts";
 import type { SpillIO } from "./spill-file.ts";
 
 /** How much is read back from the spill file per write: large enough to keep the socket busy. */
@@ -99,6 +99,7 @@ export class OutputBuffer {
       if (this.file.size === 0) {
         this.file.close();
         this.file = null;
+        storageTrouble.stored();
       }
       return c;
     }

@@ -13,7 +13,7 @@
 
 import type { BodyFiles } from "./body-files.ts";
 import type { SpillFile } from "./spill-file.ts";
-import { storageFailureReason } from "./spill-file.ts";
+import { storageFailureReason, storageTrouble } from "./spill-file.ts";
 
 /** Body bytes are gathered into blocks of this size before each store (file write or copy). */
 export const BODY_WRITE_BLOCK = 64 * 1024;
@@ -87,7 +87,10 @@ export class RequestBody {
     if (this.failure !== null) return { failure: this.failure };
     const file = this.file;
     this.file = null;
-    if (file !== null) return { body: null, file, length: this.length };
+    if (file !== null) {
+      storageTrouble.stored();
+      return { body: null, file, length: this.length };
+    }
     if (this.length === 0) return { body: null, file: null, length: 0 };
     const chunks = this.chunks;
     this.chunks = [];

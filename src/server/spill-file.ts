@@ -58,8 +58,9 @@ export class StorageTrouble {
     return true;
   }
 
-  /** Bytes were written to a temp file: true when this ends an episode. (Not on open alone: a
-   *  full tmpfs still lets files be created.) */
+  /** A whole body (or a whole spill of output) went through a temp file: true when this ends an
+   *  episode. Not on open or on one write alone: a nearly full disk lets files be created and
+   *  takes the first blocks of each body, and that is still the same trouble. */
   stored(): boolean {
     if (!this.failing) return false;
     this.failing = false;
@@ -112,7 +113,6 @@ export class SpillFile {
       off += this.io.write(this.fd, bytes, off, bytes.byteLength - off, this.writePos + off);
     }
     this.writePos += bytes.byteLength;
-    storageTrouble.stored(); // bytes stored: whatever the trouble was, it is over
   }
 
   /** Empties the FIFO to be filled again from the start; the bytes on disk stay until overwritten. */

@@ -152,7 +152,8 @@ describe("a response whose spill fails is cut off, never framed around missing d
       const response = new StreamedResponse(() => {});
       const socket = await rawConnect(tray.port);
       socket.on("error", () => {});
-      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      let isClosed = false;
+      const closed = new Promise<void>((resolve) => socket.once("close", () => ((isClosed = true), resolve())));
       socket.pause();
       socket.write(`GET /${route}?size=${size}&id=r HTTP/1.1\r\nHost: t\r\n\r\n`);
       // The reader waits while the server spills (and fails), then reads what there is.
@@ -160,6 +161,7 @@ describe("a response whose spill fails is cut off, never framed around missing d
       socket.on("data", (d: Buffer) => response.feed(d));
       socket.resume();
       await Promise.race([closed, Bun.sleep(15_000)]);
+      expect(isClosed).toBe(true); // the server closed it: not left hanging, not framed as complete
       socket.destroy();
       console.log(`/${route} with a failing spill: ${mib(response.bodyBytes)} of ${mib(size)} arrived, then the connection closed`);
       expect(response.error).toBeNull(); // no chunk-size line without its data

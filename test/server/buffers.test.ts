@@ -6,7 +6,7 @@ import { OutputBuffer } from "../../src/server/output-buffer.ts";
 import { BODY_FILE_POOL_MAX, BODY_FILE_REUSE_MAX, BodyFiles } from "../../src/server/body-files.ts";
 import { BODY_WRITE_BLOCK, RequestBody } from "../../src/server/request-body.ts";
 import type { ReceivedBody, UnstoredBody } from "../../src/server/request-body.ts";
-import { SpillFile, nodeSpillIO } from "../../src/server/spill-file.ts";
+import { SpillFile, StorageTrouble, nodeSpillIO } from "../../src/server/spill-file.ts";
 import type { SpillIO } from "../../src/server/spill-file.ts";
 
 /** The first `length` bytes of a (nameless) spill file, read through a handed-off descriptor. */
@@ -339,5 +339,17 @@ describe("OutputBuffer: memory bounded, failures reported (issue 13 items 1 and 
     expect(out.push(bytes(100, 2))).toBe(false);
     expect(out.length).toBe(0);
     expect(out.failure).toContain("EMFILE");
+  });
+});
+
+describe("StorageTrouble", () => {
+  test("an episode of failures is reported once; a whole body stored ends it, and the next failure is reported again", () => {
+    const t = new StorageTrouble();
+    expect(t.failed()).toBe(true);
+    expect(t.failed()).toBe(false);
+    expect(t.failed()).toBe(false);
+    expect(t.stored()).toBe(true);
+    expect(t.stored()).toBe(false);
+    expect(t.failed()).toBe(true);
   });
 });
