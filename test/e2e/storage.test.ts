@@ -12,6 +12,7 @@
 import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
+import type { Socket } from "node:net";
 import { rawConnect, rssOf } from "./harness.ts";
 import type { Tray } from "./harness.ts";
 import { MiB, RawClient, StreamedResponse, makeScratch, mib, openFilesUnder, sendPatternBody, startFaultTray, trayTempFiles, waitFor, writeAll } from "./fault-helpers.ts";
@@ -215,7 +216,7 @@ describe("clients that never read cost bounded memory (issue 13 item 7)", () => 
       tray = await startFaultTray([], scratch);
       const pid = tray.proc.pid!;
       const base = rssOf(pid);
-      const sockets = [];
+      const sockets: Socket[] = [];
       for (let i = 0; i < CLIENTS; i++) {
         const s = await rawConnect(tray.port);
         s.on("error", () => {});
