@@ -20,7 +20,7 @@ const request: PoolRequest = {
   url: "http://127.0.0.1:8080/hello",
   headers: ["Host", "127.0.0.1:8080", "User-Agent", "bench-pool", "Accept", "*/*"],
   body: null,
-  bodyFile: null,
+  bodyFd: null,
   bodyLength: 0,
   releaseBody: null,
   remote: { hostname: "127.0.0.1", port: 50000, transport: "tcp" },

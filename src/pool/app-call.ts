@@ -132,7 +132,8 @@ export class AppCall {
     }
   }
 
-  /** The whole body at once, for a body that was never a stream; small (<= DATA_PIECE_MAX).
+  /** The whole body at once, for a body that was never a stream (any size: the server spills
+   *  what does not fit in --outbuf-overflow to a temp file).
    *  `owned`: nobody else holds these bytes, so a large body may be transferred, not copied. */
   sendWhole(body: Uint8Array, owned = false): void {
     if (this.state !== IDLE) {
@@ -297,14 +298,17 @@ export class AppCall {
   /** The request body kept in a temp file, as a stream that works until this app call ends. */
   bodyFileStream(): ReadableStream<Uint8Array> {
     const r = this.request;
-    this.bodyFile = openBodyFile(r.bodyFile!, r.bodyLength);
+    this.bodyFile ??= openBodyFile(r.bodyFd!, r.bodyLength);
     return this.bodyFile.stream;
   }
 
   /** Before the server can hear that this app call ended: it may reuse the body's file at once. */
   private releaseBodyFile(): void {
+    // The descriptor is this Worker's to close, whether or not the app ever read the body; a
+    // stream asked for afterwards fails (released) instead of reading a closed number.
+    const r = this.request;
+    if (this.bodyFile === null && r.bodyFd !== null) this.bodyFile = openBodyFile(r.bodyFd, r.bodyLength);
     this.bodyFile?.release();
-    this.bodyFile = null;
   }
 
   private finish(): void {

@@ -1,19 +1,23 @@
 // A request body kept in a temp file (past --inbuf-overflow), read as a ReadableStream
-// BODY_FILE_READ_SIZE bytes at a time, only when the app pulls: a large body is never read whole,
-// and a handler that ignores the body never even opens the file.
+// BODY_FILE_READ_SIZE bytes at a time, only when the app pulls: a large body is never read whole.
+//
+// The file has no name (src/server/spill-file.ts: nothing survives a crash); the server hands
+// this Worker a descriptor of its own (Workers share the process's fd table), and this Worker
+// closes it exactly once: at release() (the exchange ended, however) or when the body was read to
+// its end. Never the server's descriptor, so a late read cannot hit a number the server reused.
 //
 // The server reuses its body files (src/server/body-files.ts): a file may be longer than this
 // body (what follows is an earlier request's), and once this request's app call ends the same
 // file may be refilled with another client's body. So reads stop at `length`, and release()
-// (called by the app call as it ends, before the server can hear of the end) closes the file
-// for good: a late read fails instead of seeing someone else's bytes.
+// (called by the app call as it ends, before the server can hear of the end) closes the
+// descriptor for good: a late read fails instead of seeing someone else's bytes.
 //
 // Reads are synchronous on purpose: the main thread wrote the file moments ago, so its pages are
 // in the page cache and a read is a memory copy (~25 µs per MiB here). Async fs in Bun sends each
 // read to its thread pool and back: two thread wake-ups per chunk, which cost more CPU than the
 // copy and took a third of an upload's CPU time on a 2-core machine. Synchronous reads also mean
 // no read is ever in flight when release() runs.
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import { BODY_FILE_READ_SIZE } from "./limits.ts";
 
 export interface BodyFile {
@@ -22,8 +26,9 @@ export interface BodyFile {
   release(): void;
 }
 
-export function openBodyFile(path: string, length: number): BodyFile {
-  let fd = -1;
+/** The body in the file behind `descriptor` (now this Worker's), `length` bytes from its start. */
+export function openBodyFile(descriptor: number, length: number): BodyFile {
+  let fd = descriptor;
   let position = 0;
   let released = false;
   const close = (): void => {
@@ -40,7 +45,7 @@ export function openBodyFile(path: string, length: number): BodyFile {
           controller.close();
           return;
         }
-        if (fd < 0) fd = openSync(path, "r");
+        if (fd < 0) throw new Error("bug: the request body's file was read after it was closed");
         const buffer = new Uint8Array(wanted);
         let got = 0;
         try {

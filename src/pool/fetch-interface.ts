@@ -116,7 +116,7 @@ function buildRequest(appCall: AppCall): Request {
   // Only the init fields a request needs: Bun reads every field of a RequestInit, and a GET with
   // just a signal is built in about half the time of one with method, headers and body: null.
   let request: Request;
-  if (r.bodyFile !== null) {
+  if (r.bodyFd !== null) {
     request = new Request(r.url, { method: r.method, body: appCall.bodyFileStream(), signal, duplex: "half" } as RequestInit);
   } else if (r.body !== null && r.body.byteLength > 0) {
     request = new Request(r.url, { method: r.method, body: r.body, signal });
@@ -208,17 +208,13 @@ async function settleBytes(appCall: AppCall, pending: Promise<Uint8Array>): Prom
 
 /** `bytes` comes from response.bytes(), which hands out a fresh copy of the body on every call
  *  (even for a Response built from the app's own Uint8Array, or a clone of a cached one), so it
- *  is ours to transfer: a large body crosses to the main thread without another copy. */
+ *  is ours to transfer: a large body crosses to the main thread without another copy, whole.
+ *  The memory is spent already; flow control in pieces would only keep it here until a slow
+ *  client read it (issue 13 item 7: 100 stalled readers of a 50 MiB body held 5 GiB in the
+ *  Worker). The server keeps --outbuf-overflow of it in memory and the rest in a temp file. */
 function sendBytes(appCall: AppCall, bytes: Uint8Array): void {
   if (appCall.finished) return;
-  if (bytes.byteLength <= DATA_PIECE_MAX) appCall.sendWhole(bytes, true);
-  else {
-    // Large: in pieces, under flow control (end() does nothing once the app call is over).
-    appCall.sendInPieces(bytes).then(
-      () => appCall.end(),
-      (error: unknown) => appCall.fail(error),
-    );
-  }
+  appCall.sendWhole(bytes, true);
 }
 
 /** What pump() needs of a ReadableStream reader; chunks are checked, not trusted. */

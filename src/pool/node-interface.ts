@@ -124,7 +124,7 @@ function runUpgrade(server: Server, appCall: AppCall, tunnels: NodeTunnels): voi
   const req = incomingMessage(socket, appCall);
   // A body in a temp file (past --inbuf-overflow) is released with the request: an upgrade
   // request's body is not expected, and the listener gets an empty one then.
-  if (appCall.request.bodyFile === null) feedBody(req, appCall);
+  if (appCall.request.bodyFd === null) feedBody(req, appCall);
   else req.push(null);
   appCall.tunneled();
   try {
@@ -145,7 +145,7 @@ function pathOf(url: string): string {
 /** Gives req its body; returns what stops reading it (the temp file is closed). */
 function feedBody(req: IncomingMessage, appCall: AppCall): () => void {
   const r = appCall.request;
-  if (r.bodyFile === null) {
+  if (r.bodyFd === null) {
     const body = r.body;
     if (body !== null && body.byteLength > 0) req.push(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     req.push(null);

@@ -39,7 +39,7 @@ export type Message = string | (string | ArrayBuffer)[];
 /** [OP_INIT, module, object, call 0|1, cwd, exposeTracebacks 0|1, highWatermark, interface
  *   "auto"|"fetch"|"node"] — the first message, alone. */
 export const OP_INIT = 1;
-/** [OP_REQUEST, id, method, url, n, ...n header fields (name, value, ...), bodyFile|null, BYTES,
+/** [OP_REQUEST, id, method, url, n, ...n header fields (name, value, ...), bodyFd|null, BYTES,
  *   bodyLength, remoteHostname, remotePort, transport, family, scriptName, versionMinor, upgrade 0|1] */
 export const OP_REQUEST = 2;
 /** [OP_ACK, id, bytes] — the server flushed `bytes` of id's response body. */
@@ -234,7 +234,9 @@ export interface RequestFields {
   /** Flat [name, value, ...], latin-1, as received (Node calls this rawHeaders). */
   rawHeaders: string[];
   body: Uint8Array | null;
-  bodyFile: string | null;
+  /** A descriptor of the temp file holding the body (past --inbuf-overflow), the Worker's to
+   *  close (see body-file.ts); or null. */
+  bodyFd: number | null;
   bodyLength: number;
   remoteHostname: string;
   remotePort: number;
@@ -252,7 +254,7 @@ export function encodeRequest(out: Outbox, id: number, request: PoolRequest): vo
   const f = out.fields;
   f.push(OP_REQUEST, id, request.method, request.url);
   pushHeaders(f, request.headers);
-  f.push(request.bodyFile);
+  f.push(request.bodyFd);
   if (request.body === null) f.push(0, 0, 0);
   else out.pushBytes(request.body, true);
   const remote = request.remote;
@@ -325,7 +327,7 @@ export function decodeToWorker(f: unknown[], i: number, message: Message): ToWor
         method: f[i + 2] as string,
         url: f[i + 3] as string,
         rawHeaders: f.slice(i + 5, at) as string[],
-        bodyFile: f[at] as string | null,
+        bodyFd: f[at] as number | null,
         body: bytesAt(f, at + 1, message),
         bodyLength: f[at + 4] as number,
         remoteHostname: f[at + 5] as string,

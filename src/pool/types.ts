@@ -43,10 +43,13 @@ export interface PoolRequest {
   headers: string[]; // flat [name, value, name, value...], latin-1, original case and order
   /** The whole body in memory (ownership passes to the pool: it may be transferred), or null. */
   body: Uint8Array | null;
-  /** Or: a temp file holding the whole body (past --inbuf-overflow), bodyLength bytes from its start. */
-  bodyFile: string | null;
+  /** Or: a descriptor of a temp file holding the whole body (past --inbuf-overflow), bodyLength
+   *  bytes from its start. The descriptor becomes the Worker's (it closes it when the request ends;
+   *  Workers share the process's fd table): a second one, from SpillFile.handOff(), never the
+   *  server's own. */
+  bodyFd: number | null;
   bodyLength: number;
-  /** Gives bodyFile back to the server once the request is over; reusable: the Worker said it is
+  /** Gives the body's file back to the server once the request is over; reusable: the Worker said it is
    *  done with the request (it closes the file first), so the file may take another body. */
   releaseBody: ((reusable: boolean) => void) | null;
   remote: RemoteAddr;

@@ -9,8 +9,13 @@
 // Worker died, the request never reached a Worker — deletes the file instead, because a Worker
 // might still be reading it. Idle files are bounded in count and size, so the disk they hold is
 // too, and all of them are deleted when the server stops.
+//
+// The files have no name (spill-file.ts): a Worker reads a body through a descriptor of its own
+// (SpillFile.handOff), which it closes itself; "deleting" a file here means closing the server's
+// descriptor, after which the data lives only as long as the Worker's descriptor does.
 
-import { SpillFile } from "./spill-file.ts";
+import { SpillFile, nodeSpillIO } from "./spill-file.ts";
+import type { SpillIO } from "./spill-file.ts";
 
 /** Idle body files kept for reuse; more are deleted as they are released. */
 export const BODY_FILE_POOL_MAX = 16;
@@ -21,9 +26,12 @@ export const BODY_FILE_REUSE_MAX = 8 * 1024 * 1024;
 export class BodyFiles {
   private readonly idle: SpillFile[] = [];
 
-  /** An empty file to write a body into: an idle one, else a new one. */
+  constructor(private readonly io: SpillIO = nodeSpillIO) {}
+
+  /** An empty file to write a body into: an idle one, else a new one. Throws what opening a
+   *  file throws (EMFILE, ENOSPC): the RequestBody turns that into its failure. */
   acquire(): SpillFile {
-    return this.idle.pop() ?? new SpillFile("body", false);
+    return this.idle.pop() ?? new SpillFile("body", this.io);
   }
 
   /** The request is over. reusable: the Worker is known to be done with the file. */

@@ -34,6 +34,8 @@ import { STATUS_CLIENT_CLOSED } from "./access-log.ts";
 import type { AccessLogHook, AccessRecord } from "./access-log.ts";
 import { httpDate } from "./date.ts";
 import type { Log } from "./log.ts";
+import { REASON_BODY_NOT_STORED, STATUS_BODY_NOT_STORED } from "./request-body.ts";
+import { storageFailureReason, storageTrouble } from "./spill-file.ts";
 import type { Peer, RequestOrigin } from "./request-origin.ts";
 import type { ConnectionSettings } from "./settings.ts";
 import { checkUpgrade } from "../http/websocket-handshake.ts";
@@ -226,9 +228,12 @@ export class Connection {
         case "head":
           this.onHead(ev.head);
           break;
-        case "data":
-          this.receiving!.body!.append(ev.data);
+        case "data": {
+          // A body that could not be stored is said once per episode and answered 503 at its end.
+          const body = this.receiving!.body!;
+          if (!body.append(ev.data) && storageTrouble.failed()) this.logStorageFailure("request bodies", body.failure!);
           break;
+        }
         case "end":
           this.onRequestEnd();
           break;
@@ -261,9 +266,18 @@ export class Connection {
     const ex = this.receiving!;
     this.receiving = null;
     ex.continueOwed = false; // the body is here: no 100 needed any more
-    ex.received = ex.body === null ? { body: null, file: null, length: 0 } : ex.body.finish();
+    const received = ex.body === null ? { body: null, file: null, length: 0 } : ex.body.finish();
     ex.body = null;
     ex.state = ExchangeState.Ready;
+    if ("failure" in received) {
+      // Never dispatched: a body with a hole must not reach the app. 503 in its turn, then close.
+      if (storageTrouble.failed()) this.logStorageFailure("request bodies", received.failure);
+      ex.received = { body: null, file: null, length: 0 };
+      this.refuse(ex, STATUS_BODY_NOT_STORED, REASON_BODY_NOT_STORED);
+      this.dispatchReady();
+      return;
+    }
+    ex.received = received;
     this.dispatchReady();
   }
 
@@ -346,25 +360,32 @@ export class Connection {
   }
 
   private dispatch(ex: Exchange): void {
-    this.running++;
     if (ex.head.upgrade && this.refusedUpgrade(ex)) return;
     const origin = this.ctx.origin(ex.head, this.peer);
     if (!("url" in origin)) {
       // A request the proxy-header rules refuse: answer it and close, like any bad request.
-      this.state = ConnectionState.Closing;
-      ex.keepAlive = false;
-      this.deleteBodyFile(ex);
-      this.respondError(ex, origin.status, origin.message);
+      this.refuse(ex, origin.status, origin.message);
       return;
     }
     const received = ex.received!;
     const file = received.file;
+    // The Worker gets a descriptor of its own for the body's (nameless) file.
+    let bodyFd: number | null = null;
+    if (file !== null) {
+      try {
+        bodyFd = file.handOff();
+      } catch (error) {
+        if (storageTrouble.failed()) this.logStorageFailure("request bodies", storageFailureReason(error));
+        this.refuse(ex, STATUS_BODY_NOT_STORED, REASON_BODY_NOT_STORED);
+        return;
+      }
+    }
     const request: PoolRequest = {
       method: ex.head.method,
       url: origin.url,
       headers: origin.headers,
       body: received.body,
-      bodyFile: file === null ? null : file.path,
+      bodyFd,
       bodyLength: received.length,
       releaseBody: file === null ? null : (reusable) => this.ctx.bodyFiles.release(file, reusable),
       remote: origin.remote,
@@ -378,7 +399,23 @@ export class Connection {
     received.file = null; // the pool gives it back
     ex.client = origin.remote.hostname; // the proxy's client when trusted
     ex.state = ExchangeState.Running;
+    this.running++;
     ex.id = this.ctx.pool.dispatch(request, this.sinkFor(ex));
+  }
+
+  /** Answers a request without running it (status, reason, the status's own fields), then
+   *  closes, like any bad request. It counts as running until its answer is written. */
+  private refuse(ex: Exchange, status: number, reason: string, headers: string[] = []): void {
+    this.running++;
+    this.state = ConnectionState.Closing;
+    ex.keepAlive = false;
+    this.deleteBodyFile(ex);
+    this.respondError(ex, status, reason, headers);
+  }
+
+  /** One line per episode of temp-file trouble (spill-file.ts storageTrouble). */
+  private logStorageFailure(what: string, reason: string): void {
+    this.ctx.log(`Cannot store ${what} in a temp file: ${reason}; such requests get 503 and such responses are cut off (closed) until it works again`, "error");
   }
 
   // --- the response, from the pool -----------------------------------------------------------
@@ -417,7 +454,7 @@ export class Connection {
     const check = checkUpgrade(ex.head.method, ex.head.versionMinor, ex.head.headers);
     if (check === null) return false; // another protocol (h2c...): served as HTTP, then closed
     if (!("key" in check)) {
-      this.respondError(ex, check.status, check.message, check.headers);
+      this.refuse(ex, check.status, check.message, check.headers);
       return true;
     }
     this.upgrading = { ex, handshake: check };
@@ -611,6 +648,8 @@ export class Connection {
         parts.push(chunk);
         size += chunk.byteLength;
       }
+      const lost = ex.out.takeFailure(); // its spill file failed: nothing more can follow
+      if (lost !== null) this.outputLost(ex, lost);
       if (ex.unacked > 0) {
         const ackable = ex.unacked - ex.out.length;
         if (ackable > 0) {
@@ -666,6 +705,18 @@ export class Connection {
     if (this.upgrading !== null) return; // the client's first frames, kept for the session
     while (this.held.length > 0 && !this.paused && this.reading) this.parse(this.held.shift()!);
     if (!this.reading) this.held = [];
+  }
+
+  /**
+   * The response's pending output could not be kept (its spill file failed), so
+   * what follows what was written cannot be sent: stop the app and close after the bytes already
+   * out (RFC 9112 §8: closing is the only honest signal left), never chunk lines without data.
+   */
+  private outputLost(ex: Exchange, reason: string): void {
+    if (storageTrouble.failed()) this.logStorageFailure("responses", reason);
+    if (ex.state === ExchangeState.Running || ex.state === ExchangeState.HeadSent) this.ctx.pool.cancel(ex.id);
+    ex.keepAlive = false;
+    ex.state = ExchangeState.Done;
   }
 
   private finishExchange(ex: Exchange): void {

@@ -79,7 +79,8 @@ async function upload(t: Tray, size: number, chunked: boolean): Promise<{ reply:
     onProgress: (n) => {
       if (!sawTempFile && n >= nextLook) {
         nextLook += 4 * MiB;
-        sawTempFile = trayTempFiles(scratch, pid).length > 0;
+        // Temp files have no name once open (issue 13 item 3): look for open descriptors.
+        sawTempFile = openFilesUnder(pid, scratch.tmp).length > 0;
       }
     },
   });
@@ -144,8 +145,8 @@ describe("request bodies past --inbuf-overflow", () => {
         expect(reply.length).toBe(size);
         expect(reply.sha256).toBe(hashOf(size, fill));
       }
-      const idle = trayTempFiles(scratch, pid);
-      expect(idle.length).toBe(1);
+      expect(openFilesUnder(pid, scratch.tmp).length).toBe(1);
+      expect(trayTempFiles(scratch, pid)).toEqual([]); // nameless: nothing to leave behind
       // 2: the app answers before reading its body; the next upload takes that file meanwhile.
       expect((await post("/late-read?id=a&ms=400", 1 * MiB, 0x63)).text).toBe("accepted");
       const next = JSON.parse((await post("/hash", 1 * MiB, 0x64)).text) as HashReply;
@@ -159,7 +160,7 @@ describe("request bodies past --inbuf-overflow", () => {
       }, 5000);
       expect(late).toStartWith("failed: the request body can no longer be read");
       // 3: at most the pool's bound of idle files, all deleted when the server stops.
-      expect(trayTempFiles(scratch, pid).length).toBeLessThanOrEqual(BODY_FILE_POOL_MAX);
+      expect(openFilesUnder(pid, scratch.tmp).length).toBeLessThanOrEqual(BODY_FILE_POOL_MAX);
       expect(await tray.stop()).toBe(0);
       tray = null;
       expect(trayTempFiles(scratch, pid)).toEqual([]);

@@ -3,7 +3,7 @@
 // spreads concurrent requests over its Workers, least busy first.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { header, poolRequest, recordingSink, send, startPool, text, type PoolHandle } from "./helpers.ts";
@@ -169,8 +169,19 @@ describe("request body in a temp file", () => {
     const bytes = randomBytes(size);
     const path = join(dir, "body.bin");
     writeFileSync(path, bytes);
-    const r = await send(one.pool, "/sha", { method: "POST", bodyFile: path, bodyLength: size });
+    // The Worker gets a descriptor of its own, which it closes (src/pool/body-file.ts).
+    const fd = openSync(path, "r");
+    const r = await send(one.pool, "/sha", { method: "POST", bodyFd: fd, bodyLength: size });
     expect(r.error).toBeNull();
+    // Closed by the Worker before its last op (the number may already name something else).
+    const now = (() => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return null;
+      }
+    })();
+    expect(now).not.toBe(path);
     const seen = JSON.parse(text(r));
     expect(seen.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
     expect(seen.largest).toBeLessThanOrEqual(64 * 1024);

@@ -53,7 +53,7 @@ export function poolRequest(target: string, extra: Partial<PoolRequest> = {}): P
     url: `http://example.test${target}`,
     headers: ["Host", "example.test"],
     body: null,
-    bodyFile: null,
+    bodyFd: null,
     bodyLength: extra.body?.byteLength ?? 0,
     releaseBody: null,
     remote: { hostname: "192.0.2.7", port: 40123, transport: "tcp" },

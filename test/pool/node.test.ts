@@ -2,7 +2,7 @@
 // how res's bytes come back as head/data/end, flow control through res.write() === false and
 // 'drain', disconnects, HEAD, and every way the app can fail. Fixture: test/fixtures/e2e/node/pool-app.mjs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ackUntilDone, flowReader, header, poolRequest, recordingSink, send, startPool, text, untilStalled, waitFor, type PoolHandle } from "./helpers.ts";
@@ -76,7 +76,7 @@ describe("what req carries", () => {
       const file = join(dir, "body");
       const size = 3 * 1024 * 1024 + 17;
       writeFileSync(file, Buffer.alloc(size, 0x7a));
-      const seen = JSON.parse(text(await send(handle.pool, "/request", { method: "POST", bodyFile: file, bodyLength: size }))) as Seen;
+      const seen = JSON.parse(text(await send(handle.pool, "/request", { method: "POST", bodyFd: openSync(file, "r"), bodyLength: size }))) as Seen;
       expect(seen.bodyLength).toBe(size);
       expect(seen.bodyHead).toBe("z".repeat(16));
     } finally {

@@ -122,7 +122,7 @@ describe("main thread -> Worker", () => {
       upgrade: true,
     });
     encodeRequest(out, 7, request);
-    encodeRequest(out, 8, poolRequest("/file", { bodyFile: "/tmp/b", bodyLength: 10, upgrade: false }));
+    encodeRequest(out, 8, poolRequest("/file", { bodyFd: 42, bodyLength: 10, upgrade: false }));
     const [a, b] = toWorker(out);
     expect(a.op).toBe(OP_REQUEST);
     if (a.op !== OP_REQUEST || b.op !== OP_REQUEST) throw new Error("not requests");
@@ -132,7 +132,7 @@ describe("main thread -> Worker", () => {
       url: "http://example.test/x?y",
       rawHeaders: ["Host", "a", "X-Two", "b"],
       body: [1, 2, 3],
-      bodyFile: null,
+      bodyFd: null,
       bodyLength: 3,
       remoteHostname: "::1",
       remotePort: 9,
@@ -144,7 +144,7 @@ describe("main thread -> Worker", () => {
     });
     expect(b.id).toBe(8);
     expect(b.request.body).toBeNull();
-    expect(b.request.bodyFile).toBe("/tmp/b");
+    expect(b.request.bodyFd).toBe(42);
     expect(b.request.upgrade).toBe(false);
   });
 
