@@ -48,6 +48,12 @@ import type { ServerMetrics } from "./metrics.ts";
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
 
+/** Bytes parsed at a time between requests: at most this much of pipelined requests is parsed
+ *  past the queue bound (a few hundred of the smallest). */
+export const PARSE_SLICE = 4 * 1024;
+/** Bytes parsed at a time while a request body is arriving. */
+export const BODY_SLICE = 256 * 1024;
+
 /** After tray closes its side (RFC 9112 §9.6), how long a client may take to close its own. */
 export const CLOSE_LINGER_MS = 2000;
 
@@ -141,6 +147,8 @@ export class Connection {
   private pendingErrorRecord: AccessRecord | null = null;
   /** Clock time after which a lingering connection is destroyed. */
   private lingerUntil = 0;
+  /** The client sent its FIN (held bytes may still be waiting to be parsed). */
+  private finReceived = false;
   /** Closing waits up to CLOSE_LINGER_MS for the client's own close (not when shed). */
   private lingers = true;
   private paused = false;
@@ -220,7 +228,31 @@ export class Connection {
     return this.state === ConnectionState.Open || (this.state === ConnectionState.Closing && this.receiving !== null);
   }
 
+  /**
+   * Parses a chunk a slice at a time. A runtime read can be hundreds of KiB: parsed whole, a
+   * pipelining flood of small requests would queue thousands of exchanges at once. Between
+   * slices the queue bound is checked, and what is left waits in `held`. Heads are parsed
+   * PARSE_SLICE bytes at a time; a body in progress takes BODY_SLICE (an upload costs no more
+   * parser calls than it must).
+   */
   private parse(chunk: Uint8Array): void {
+    const n = chunk.byteLength;
+    let at = 0;
+    while (at < n) {
+      if (at > 0) {
+        if (this.paused) {
+          this.held.unshift(chunk.subarray(at)); // before anything held after it
+          return;
+        }
+        if (!this.reading) return;
+      }
+      const slice = this.receiving !== null ? BODY_SLICE : PARSE_SLICE;
+      this.parseSlice(at === 0 && n <= slice ? chunk : chunk.subarray(at, at + slice));
+      at += slice;
+    }
+  }
+
+  private parseSlice(chunk: Uint8Array): void {
     const events = this.parser.feed(chunk);
     for (let i = 0; i < events.length; i++) {
       const ev = events[i];
@@ -289,7 +321,13 @@ export class Connection {
    *  complete request is answered, pipelined ones too; a request cut short is dropped. */
   receiveEnd(): void {
     if (this.state !== ConnectionState.Open && this.state !== ConnectionState.Closing) return;
-    this.flushHeld();
+    this.finReceived = true;
+    // Bytes held while reading was paused are requests too: the FIN takes effect after them.
+    if (this.held.length > 0 && this.state === ConnectionState.Open && this.upgrading === null) return;
+    this.endOfInput();
+  }
+
+  private endOfInput(): void {
     if (this.receiving !== null) this.dropReceiving();
     this.headStartedAt = null;
     this.state = ConnectionState.Closing;
@@ -705,6 +743,7 @@ export class Connection {
     if (this.upgrading !== null) return; // the client's first frames, kept for the session
     while (this.held.length > 0 && !this.paused && this.reading) this.parse(this.held.shift()!);
     if (!this.reading) this.held = [];
+    if (this.held.length === 0 && this.finReceived && this.state === ConnectionState.Open) this.endOfInput();
   }
 
   /**

@@ -216,7 +216,7 @@ describe("a client that disconnects", () => {
       c.send(`POST /hash?id=${id} HTTP/1.1\r\nHost: t\r\n${framing}\r\n\r\n`);
       await sendPatternBody(c.socket, 4 * MiB, { chunked, unfinished: true });
       // The unfinished body is on disk (past the default 512 KiB --inbuf-overflow)...
-      expect(await waitFor(() => trayTempFiles(scratch, pid).length > 0, 5000)).toBe(true);
+      expect(await waitFor(() => openFilesUnder(pid, scratch.tmp).length > 0, 5000)).toBe(true);
       c.destroy();
       // ...and gone once the client is.
       expect(await waitFor(() => trayTempFiles(scratch, pid).length === 0, 5000)).toBe(true);

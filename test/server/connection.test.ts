@@ -1,7 +1,7 @@
 // The connection on a fake socket, a fake pool and a fake clock (Waitress's test_channel.py in
 // spirit): raw request bytes in, the exact bytes written out, deadlines driven by the clock.
 import { describe, expect, test } from "bun:test";
-import { CLOSE_LINGER_MS, Connection, ConnectionState, MAX_QUEUED_REQUESTS } from "../../src/server/connection.ts";
+import { CLOSE_LINGER_MS, Connection, ConnectionState, MAX_QUEUED_REQUESTS, PARSE_SLICE } from "../../src/server/connection.ts";
 import type { Clock, ConnectionContext, ConnectionSocket, RequestRunner } from "../../src/server/connection.ts";
 import type { PoolRequest, ResponseSink } from "../../src/pool/types.ts";
 import { BodyFiles } from "../../src/server/body-files.ts";
@@ -501,6 +501,34 @@ describe("bounds", () => {
       await settle();
     }
     expect(t.socket.paused).toBe(false);
+  });
+});
+
+describe("pipelining floods (issue 13 item 8)", () => {
+  test("one large read of small pipelined requests queues at most a slice's worth, the rest waits unparsed", async () => {
+    const t = setup();
+    const flood = GET("/").repeat(20_000); // ~500 KiB in one read, as a runtime may deliver it
+    t.connection.receive(b(flood));
+    expect(t.socket.paused).toBe(true);
+    // At most the bound plus one PARSE_SLICE of requests were parsed; the rest is raw bytes.
+    expect(t.pool.dispatched.length).toBe(1);
+    const parsed = (t.connection as unknown as { queue: unknown[] }).queue.length;
+    expect(parsed).toBeLessThanOrEqual(MAX_QUEUED_REQUESTS + Math.ceil(PARSE_SLICE / GET("/").length));
+  });
+
+  test("a FIN after a flood: every held request is still answered, in order, then tray closes", async () => {
+    const t = setup();
+    const n = 1000; // more than a PARSE_SLICE: some are held while reading is paused
+    t.connection.receive(b(Array.from({ length: n }, (_, i) => GET(`/${i}`)).join("")));
+    t.connection.receiveEnd();
+    for (let i = 0; i < n; i++) {
+      const d = t.pool.dispatched[i];
+      expect(d.request.url).toBe(`http://t/${i}`);
+      answer(d, String(i));
+      await settle();
+    }
+    expect(statuses(t.socket.output).length).toBe(n);
+    expect(t.socket.ended).toBe(true);
   });
 });
 
