@@ -435,6 +435,19 @@ describe("deadlines, on the clock", () => {
     expect(t.socket.destroyed).toBe(false);
   });
 
+  test("--channel-timeout closes a connection whose client stopped reading a response (its silence is the client's)", async () => {
+    const t = setup();
+    t.socket.writableLength = 2 * 1024 * 1024; // the socket is full: nothing more goes out
+    t.connection.receive(b(GET("/")));
+    const d = t.pool.dispatched[0];
+    d.sink.head(200, "", [], null);
+    d.sink.data(b("x".repeat(1000)));
+    await settle();
+    t.clock.t += CHANNEL_TIMEOUT_MS;
+    t.connection.sweepIdle(t.clock.t);
+    expect(t.socket.destroyed).toBe(true);
+  });
+
   test("--channel-timeout closes a half-sent body followed by silence", () => {
     const t = setup();
     t.connection.receive(b("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"));
