@@ -24,20 +24,36 @@ const AUTHORITY_RE = /^(\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A
 /** RFC 3986 §3.2.3 port as a TCP port number; WHATWG URL refuses larger ones. */
 export const MAX_PORT = 65535;
 
+/** Authorities judged lately, and the verdict: a keep-alive connection names the same Host on
+ *  every request, and the URL parser is the costliest step of a small request's head. The rule
+ *  is a pure function of the string, so a verdict never goes stale; the cache is simply emptied
+ *  when it holds AUTHORITY_CACHE_MAX (so a client sending many names cannot grow it). */
+const judged = new Map<string, boolean>();
+export const AUTHORITY_CACHE_MAX = 1024;
+
 /** The value as an Authority, or null when it is not one request.url can carry. */
 export function parseAuthority(value: string): Authority | null {
+  const known = judged.get(value);
+  if (known !== undefined) return known ? (value as Authority) : null;
+  const ok = judge(value);
+  if (judged.size >= AUTHORITY_CACHE_MAX) judged.clear();
+  judged.set(value, ok);
+  return ok ? (value as Authority) : null;
+}
+
+function judge(value: string): boolean {
   const m = AUTHORITY_RE.exec(value);
-  if (m === null) return null; // also "" and a bare ":port": RFC 9110 §4.2.1, an http host is never empty
+  if (m === null) return false; // also "" and a bare ":port": RFC 9110 §4.2.1, an http host is never empty
   const port = m[2];
-  if (port !== undefined && port !== "" && Number(port) > MAX_PORT) return null;
+  if (port !== undefined && port !== "" && Number(port) > MAX_PORT) return false;
   // The port is checked above, so only the host is left for the URL parser to judge; http and
   // https parse hosts alike (both are WHATWG "special" schemes).
   const host = m[1];
-  if (!MAY_BE_READ_AS_IPV4.test(host)) return URL.canParse(`http://${host}/`) ? (value as Authority) : null;
+  if (!MAY_BE_READ_AS_IPV4.test(host)) return URL.canParse(`http://${host}/`);
   const hostname = URL.parse(`http://${host}/`)?.hostname;
-  if (hostname === undefined) return null;
+  if (hostname === undefined) return false;
   // An IPv4 result is serialised dotted-decimal: accepted only if that is what was received.
-  return IPV4_SERIALISED.test(hostname) && hostname !== host ? null : (value as Authority);
+  return !(IPV4_SERIALISED.test(hostname) && hostname !== host);
 }
 
 /** The hosts the WHATWG parser may turn into an IPv4 address: a last label (before an optional

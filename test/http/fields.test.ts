@@ -1,7 +1,7 @@
 // Header fields (RFC 9112 §5, RFC 9110 §5): token names, no whitespace before the colon, values
 // trimmed of SP/HTAB only, no CTLs, obs-text kept byte-exact, obs-fold refused; Host (RFC 9112
 // §3.2, RFC 9110 §7.2); Connection (RFC 9112 §9.3); Expect (RFC 9110 §10.1.1).
-import { describe } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { accepts, registerRows, rejects, waits } from "./table.ts";
 import type { Row } from "./table.ts";
 
@@ -198,4 +198,16 @@ describe("an error is reported when the bytes show it, not when the head ends", 
     ["a field name that is not a token", `GET / HTTP/1.1\r\nFo@: v\r\n`, rejects(400)],
   ];
   registerRows(rows);
+});
+
+describe("the authority rule's memo (a keep-alive connection repeats its Host)", () => {
+  test("verdicts stay right across the memo's bound, for accepted and refused names alike", async () => {
+    const { AUTHORITY_CACHE_MAX, parseAuthority } = await import("../../src/http/authority.ts");
+    for (let i = 0; i < AUTHORITY_CACHE_MAX * 2 + 7; i++) expect(parseAuthority(`h${i}.example:${i % 65536}`)).not.toBeNull();
+    for (const bad of ["a:99999", "[4712::abcd::]", "0x7f.1", ""]) {
+      expect(parseAuthority(bad)).toBeNull();
+      expect(parseAuthority(bad)).toBeNull(); // the memo's answer, too
+    }
+    expect(parseAuthority("example.com:8080")).toBe("example.com:8080" as never);
+  });
 });
