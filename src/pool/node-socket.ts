@@ -14,7 +14,32 @@ import type { AppCall } from "./app-call.ts";
 import { DATA_PIECE_MAX } from "./limits.ts";
 import { NodeResponseReader } from "./node-response.ts";
 
-export class ExchangeSocket extends Duplex {
+/** The net.Socket methods apps, middleware, `ws` and engine.io call on a socket that tray's main
+ *  thread owns: there is no real socket here to tune (its options, and --channel-timeout, are the
+ *  main thread's), so each does nothing. */
+export class SocketLike extends Duplex {
+  setTimeout(_ms: number, callback?: () => void): this {
+    void callback;
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+  address(): Record<string, never> {
+    return {};
+  }
+}
+
+export class ExchangeSocket extends SocketLike {
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   readonly remoteFamily: string | undefined;
@@ -87,24 +112,4 @@ export class ExchangeSocket extends Duplex {
     callback();
   }
 
-  // net.Socket methods apps and middleware call on req.socket; there is no real socket to tune.
-  setTimeout(_ms: number, callback?: () => void): this {
-    void callback;
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
-  }
-  address(): Record<string, never> {
-    return {};
-  }
 }

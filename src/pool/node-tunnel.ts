@@ -15,7 +15,7 @@
 // The client's FIN is 'end'; the connection's close (client gone, timeout, SIGTERM, the main
 // thread cut it) is 'end' (when the app was reading) then 'close'. A Worker that dies takes its
 // sockets with it; the main thread destroys their connections.
-import { Duplex } from "node:stream";
+import { SocketLike } from "./node-socket.ts";
 import type { AppCallHost, RequestFields } from "./app-call.ts";
 import { DATA_PIECE_MAX, TUNNEL_WRITE_WINDOW } from "./limits.ts";
 import {
@@ -30,7 +30,7 @@ import {
   type TunnelToWorker,
 } from "./protocol.ts";
 
-export class TunnelSocket extends Duplex {
+export class TunnelSocket extends SocketLike {
   readonly id: number;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
@@ -170,27 +170,6 @@ export class TunnelSocket extends Duplex {
     callback(error);
   }
 
-  // net.Socket methods `ws` and engine.io call; the main thread owns the real socket's options
-  // (and --channel-timeout its idle time).
-  setTimeout(_ms: number, callback?: () => void): this {
-    void callback;
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
-  }
-  address(): Record<string, never> {
-    return {};
-  }
 }
 
 /** This Worker's tunnels by id; worker.ts hands them the main thread's tunnel ops. */

@@ -230,6 +230,17 @@ export async function serve(options: Options): Promise<number> {
     }
   }
 
+  /** A listener could not open (a user-caused problem: one sentence, exit 1); what was started
+   *  is wound down first, so nothing is left listening. */
+  async function startFailed(err: unknown, opened: Listener[]): Promise<number> {
+    closeListeners(opened);
+    await pool.close(0);
+    await accessLog?.close();
+    if (!(err instanceof ListenError)) throw err;
+    log(`tray: ${err.message}`, "error");
+    return 1;
+  }
+
   let listeners: Listener[];
   try {
     // Socket activation: systemd's sockets replace --host/--port/--listen/--unix-socket.
@@ -237,13 +248,7 @@ export async function serve(options: Options): Promise<number> {
       ? await openPassedListeners(passedFds, options.urlScheme, accept)
       : await openListeners(options.listeners, { backlog: options.backlog, unixSocketPerms: options.unixSocketPerms, scheme: options.urlScheme, log }, accept);
   } catch (err) {
-    await pool.close(0);
-    await accessLog?.close();
-    if (err instanceof ListenError) {
-      log(`tray: ${err.message}`, "error");
-      return 1;
-    }
-    throw err;
+    return startFailed(err, []);
   }
   for (const l of listeners) log(`Serving on ${l.display}`, "info");
 
@@ -252,14 +257,7 @@ export async function serve(options: Options): Promise<number> {
     try {
       admin = await openAdminListener(options.adminListen, adminState, metrics!, options.ident);
     } catch (err) {
-      closeListeners(listeners);
-      await pool.close(0);
-      await accessLog?.close();
-      if (err instanceof ListenError) {
-        log(`tray: ${err.message}`, "error");
-        return 1;
-      }
-      throw err;
+      return startFailed(err, listeners);
     }
     log(`Admin listener on ${admin.display} (/livez, /readyz, /metrics)`, "info");
   }

@@ -15,6 +15,7 @@
 // closed (1001). Shutdown (closeWebSockets) sends 1001 to every session. Time and timers come from
 // the context (SessionTimers), so the idle rules are tested on a fake clock with a fake socket.
 import type { Log } from "./log.ts";
+import type { UpgradeHandoff } from "./connection.ts";
 import type { Socket } from "node:net";
 import {
   CLOSE_ABNORMAL,
@@ -73,19 +74,8 @@ export interface SessionContext {
   timers?: SessionTimers;
 }
 
-/** What the HTTP connection hands over (src/server/connection.ts, the one marked place). */
-export interface Handoff {
-  socket: Socket;
-  /** Bytes that came after the upgrade request: the client's first frames. */
-  rest: Uint8Array;
-  id: number;
-  handshake: UpgradeRequest;
-  appHeaders: string[];
-  options: WebSocketOptions;
-  client: string;
-  requestLine: string;
-  requestHeaders: string[];
-}
+/** What the HTTP connection hands over (src/server/connection.ts), with its socket. */
+export type Handoff = UpgradeHandoff & { socket: Socket };
 
 /** Open sessions, for shutdown. */
 const open = new Set<WebSocketSession>();
