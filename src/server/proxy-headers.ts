@@ -19,9 +19,9 @@
 import type { Log } from "./log.ts";
 import type { RequestHead } from "../http/parser.ts";
 import { ProtocolError } from "../http/errors.ts";
-import type { Options } from "../options/types.ts";
+import type { ProxySettings } from "./settings.ts";
 import { FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PROTO, displayNames, proxyHeaderBit } from "./proxy-header-names.ts";
-import { isTrustedPeer, trustedBitsOf } from "./trusted-proxy.ts";
+import { isTrustedPeer } from "./trusted-proxy.ts";
 import {
   MalformedProxyHeader,
   malformed,
@@ -50,7 +50,7 @@ function describePeer(peer: Peer): string {
 
 // --- the entry point -------------------------------------------------------------------------
 
-export function proxyOrigin(head: RequestHead, peer: Peer, options: Options, log: Log): RequestOrigin | ProtocolError {
+export function proxyOrigin(head: RequestHead, peer: Peer, options: ProxySettings, log: Log): RequestOrigin | ProtocolError {
   const h = head.headers;
   let present = 0;
   for (let i = 0; i < h.length; i += 2) present |= proxyHeaderBit(h[i]);
@@ -59,9 +59,9 @@ export function proxyOrigin(head: RequestHead, peer: Peer, options: Options, log
 }
 
 /** A request carrying proxy headers (`present` bits): believe them, or remove them, or both. */
-function proxiedOrigin(head: RequestHead, peer: Peer, options: Options, log: Log, present: number): RequestOrigin | ProtocolError {
+function proxiedOrigin(head: RequestHead, peer: Peer, options: ProxySettings, log: Log, present: number): RequestOrigin | ProtocolError {
   const trustedPeer = isTrustedPeer(peer, options.trustedProxy);
-  const trusted = trustedPeer ? present & trustedBitsOf(options) : 0;
+  const trusted = trustedPeer ? present & options.trustedHeaderBits : 0;
   let origin: RequestOrigin;
   if (trusted === 0) {
     const direct = directOrigin(head, peer, options.urlScheme, options.serverName, options.urlPrefix);
@@ -100,7 +100,7 @@ function withoutFields(h: string[], bits: number): string[] {
 
 // --- reading a trusted proxy's headers -------------------------------------------------------
 
-function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: number): RequestOrigin | ProtocolError {
+function readTrusted(head: RequestHead, peer: Peer, options: ProxySettings, trusted: number): RequestOrigin | ProtocolError {
   // RFC 9110 §5.3: several field lines of one name are one comma-separated list, in order.
   let forwarded: string | null = null;
   let xFor: string | null = null;
@@ -168,7 +168,7 @@ function readTrusted(head: RequestHead, peer: Peer, options: Options, trusted: n
   return applyVouched(head, peer, options, said);
 }
 
-function applyVouched(head: RequestHead, peer: Peer, options: Options, said: Vouched): RequestOrigin | ProtocolError {
+function applyVouched(head: RequestHead, peer: Peer, options: ProxySettings, said: Vouched): RequestOrigin | ProtocolError {
   const scheme = said.proto ?? options.urlScheme;
   const mismatch = targetSchemeMismatch(head, scheme);
   if (mismatch !== null) return mismatch;

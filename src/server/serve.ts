@@ -16,7 +16,7 @@ import { BodyFiles } from "./body-files.ts";
 import { Connection, SYSTEM_CLOCK } from "./connection.ts";
 import type { ConnectionContext } from "./connection.ts";
 import { attachSocket } from "./socket-adapter.ts";
-import { connectionSettings } from "./settings.ts";
+import { connectionSettings, proxySettings } from "./settings.ts";
 import { ListenError, closeListeners, openListeners, openPassedListeners } from "./listeners.ts";
 import type { Listener } from "./listeners.ts";
 import type { Peer } from "./request-origin.ts";
@@ -113,13 +113,14 @@ export async function serve(options: Options): Promise<number> {
   // WebSocket pub/sub spans Workers: publishes come through the pool, counts go back to every Worker.
   const topics = new WebSocketTopics((topic, count) => pool.topicCount(topic, count));
   pool.onPublish = (topic, opcode, compress, excludeId, payload) => void topics.publish(topic, opcode, compress, excludeId, payload);
+  const proxyPolicy = proxySettings(options);
   const ctx: ConnectionContext = {
     settings: connectionSettings(options),
     clock,
     bodyFiles,
     pool,
     log,
-    origin: (head, peer) => proxyOrigin(head, peer, options, log),
+    origin: (head, peer) => proxyOrigin(head, peer, proxyPolicy, log),
     accessLog: accessLog === null ? null : accessLog.record,
     metrics,
     onClose: (connection) => {

@@ -1,31 +1,16 @@
 // Which peers and which proxy headers are believed: the peer against --trusted-proxy (Waitress 3's
 // rule: '*' = any peer; 'localhost' = a unix-socket peer, Waitress's REMOTE_ADDR for those; else
-// the peer's address), and --trusted-proxy-headers as header bits (proxy-header-names.ts).
-// Strategy: nothing is derived twice. The header bits are computed once per Options object; the
-// peer's canonical address (IPv4-mapped IPv6 unwrapped, IPv6 in the URL-canonical spelling that
+// the peer's address).
+// Strategy: nothing is derived twice. The header bits are computed once at start-up (settings.ts
+// proxySettings); the peer's canonical address (IPv4-mapped IPv6 unwrapped, IPv6 in the URL-canonical spelling that
 // --trusted-proxy is stored in) once per Peer (one per connection), and only when the address as
 // reported is IPv6 (has a colon) and does not already match.
 
 import { isIP } from "node:net";
-import type { Options } from "../options/types.ts";
 import { canonicalIp } from "../http/ip-address.ts";
-import { BIT_OF_NAME } from "./proxy-header-names.ts";
 import type { Peer } from "./request-origin.ts";
 
 // --- which peers are believed ----------------------------------------------------------------
-
-/** The trusted header bits per Options object (computed once; options never change while serving). */
-const trustedBitsCache = new WeakMap<Options, number>();
-
-export function trustedBitsOf(options: Options): number {
-  let bits = trustedBitsCache.get(options);
-  if (bits === undefined) {
-    bits = 0;
-    for (const name of options.trustedProxyHeaders) bits |= BIT_OF_NAME[name] ?? 0;
-    trustedBitsCache.set(options, bits);
-  }
-  return bits;
-}
 
 /** Peers whose address string differs from --trusted-proxy only in spelling (IPv4-mapped, IPv6 case). */
 const canonicalCache = new WeakMap<Peer, string>();

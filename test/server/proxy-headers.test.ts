@@ -4,6 +4,7 @@
 // same rules through dist/tray and a real nginx.
 
 import { describe, expect, test } from "bun:test";
+import { proxySettings } from "../../src/server/settings.ts";
 import { proxyOrigin } from "../../src/server/proxy-headers.ts";
 import { proxyHeaderBit } from "../../src/server/proxy-header-names.ts";
 import type { Peer, RequestOrigin } from "../../src/server/request-origin.ts";
@@ -51,14 +52,14 @@ interface Run {
 
 function run(h: RequestHead, peer: Peer, o: Options): Run {
   const logs: string[] = [];
-  const origin = proxyOrigin(h, peer, o, (l) => logs.push(l));
+  const origin = proxyOrigin(h, peer, proxySettings(o), (l) => logs.push(l));
   if (origin instanceof ProtocolError) throw new Error(`expected an origin, got ${origin.status} ${origin.message}`);
   return { origin, logs };
 }
 
 function refused(h: RequestHead, peer: Peer, o: Options): { error: ProtocolError; logs: string[] } {
   const logs: string[] = [];
-  const r = proxyOrigin(h, peer, o, (l) => logs.push(l));
+  const r = proxyOrigin(h, peer, proxySettings(o), (l) => logs.push(l));
   if (!(r instanceof ProtocolError)) throw new Error(`expected a 400, got ${JSON.stringify(r)}`);
   return { error: r, logs };
 }
