@@ -18,7 +18,7 @@
 // the response writer's (src/http/response-writer.ts), imported, not decided again here.
 import { bodyAllowed, bodyLengthError } from "../http/response-writer.ts";
 import { openBodyFile, type BodyFile } from "./body-file.ts";
-import { BODY_APP_ERROR, DATA_PIECE_MAX, STATUS_APP_ERROR } from "./limits.ts";
+import { BODY_APP_ERROR, DATA_PIECE_MAX, STATUS_APP_ERROR, TRANSIT_MAX } from "./limits.ts";
 import { encodeData, encodeEnd, encodeError, encodeHead, encodeResponse, encodeTunnelOpen, encodeWsUpgrade, type Outbox, type RequestFields } from "./protocol.ts";
 import type { WebSocketOptions } from "./types.ts";
 
@@ -33,6 +33,8 @@ export interface AppCallHost {
   scheduleFlush(): void;
   /** The app call is over: forget its id. */
   finished(appCall: AppCall): void;
+  /** Streamed bytes sent (OP_DATA) and not yet taken by the main thread (TRANSIT_MAX). */
+  inTransit: number;
 }
 
 /** Something the app produces the body from, cancelled when the client goes away. */
@@ -85,7 +87,7 @@ export class AppCall {
 
   /** True once unacknowledged bytes exceed the high watermark: stop reading the app's body. */
   get congested(): boolean {
-    return this.unacked > this.host.highWatermark;
+    return this.unacked > this.host.highWatermark || this.host.inTransit > TRANSIT_MAX;
   }
 
   /** The response head; sent with the first chunk or the end, whichever comes first.
@@ -119,6 +121,7 @@ export class AppCall {
     if (this.isHead) return;
     if (this.state === HELD) this.releaseHead();
     this.unacked += chunk.byteLength;
+    this.host.inTransit += chunk.byteLength;
     encodeData(this.host.outbox, this.id, chunk, owned);
     this.host.scheduleFlush();
   }
@@ -206,6 +209,7 @@ export class AppCall {
     const first = this.first!;
     this.first = null;
     this.unacked += first.byteLength;
+    this.host.inTransit += first.byteLength;
     encodeData(this.host.outbox, this.id, first, true);
   }
 
@@ -261,6 +265,11 @@ export class AppCall {
 
   ack(bytes: number): void {
     this.unacked -= bytes;
+    this.wakeIfFree();
+  }
+
+  /** Resumes a paused stream once neither its own watermark nor the transit budget holds it. */
+  wakeIfFree(): void {
     if (this.resume !== null && !this.congested) this.wake();
   }
 

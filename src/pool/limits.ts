@@ -50,3 +50,10 @@ export const BODY_METHOD_UNSUPPORTED = "Not Implemented";
  *  the client's socket, past which the socket holds the app's next write (write() returns false,
  *  'drain' follows the acknowledgements). */
 export const TUNNEL_WRITE_WINDOW = 1024 * 1024;
+
+/** Streamed response bytes (OP_DATA) a Worker may have in transit to the main thread, across all
+ *  its requests, before its streams wait (issue 13 item 7): without it, many streams each allowed
+ *  --outbuf-high-watermark could all be in flight at once (100 x 16 MiB). Bytes the main thread has
+ *  taken into its buffers (memory or temp file) are no longer in transit, so a stalled client's
+ *  stream holds none of it and cannot stop the others. */
+export const TRANSIT_MAX = 4 * 1024 * 1024;

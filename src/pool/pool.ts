@@ -64,6 +64,7 @@ import {
   decodeFromWorker,
   encodeAck,
   encodeAbort,
+  encodeReceived,
   encodeCancel,
   encodeInit,
   encodeRequest,
@@ -558,6 +559,9 @@ export class WorkerPool {
   private receive(slot: Slot, message: Message): void {
     const f = messageFields(message);
     let i = 0;
+    /** Streamed body bytes this message brought: taken into the sinks' buffers, so no longer in
+     *  transit (the Worker's TRANSIT_MAX budget), whoever's they were. */
+    let streamed = 0;
     while (i < f.length) {
       const op = decodeFromWorker(f, i, message);
       i = op.next;
@@ -581,6 +585,7 @@ export class WorkerPool {
             break;
           }
           case OP_DATA:
+            streamed += op.chunk.byteLength;
             slot.entries.get(op.id)?.sink.data(op.chunk);
             break;
           case OP_END:
@@ -660,6 +665,10 @@ export class WorkerPool {
       } catch (error) {
         this.sinkFailed(error);
       }
+    }
+    if (streamed > 0 && slot.worker !== null) {
+      encodeReceived(slot.outbox, streamed);
+      this.scheduleFlush();
     }
   }
 

@@ -46,6 +46,9 @@ export const OP_REQUEST = 2;
 export const OP_ACK = 3;
 /** [OP_CANCEL, id] — the client went away. */
 export const OP_CANCEL = 4;
+/** [OP_RECEIVED, bytes] — the main thread has taken `bytes` of streamed body (OP_DATA) into its
+ *  buffers (memory or temp file): they are no longer in transit (the Worker's transit budget). */
+export const OP_RECEIVED = 6;
 /** [OP_ABORT, id] — the client sent its FIN: request.signal aborts, the response is still wanted. */
 export const OP_ABORT = 5;
 /** [OP_WS_OPEN, id] — the 101 is written: the connection is a WebSocket now (the app's open()). */
@@ -269,6 +272,10 @@ export function encodeCancel(out: Outbox, id: number): void {
   out.fields.push(OP_CANCEL, id);
 }
 
+export function encodeReceived(out: Outbox, bytes: number): void {
+  out.fields.push(OP_RECEIVED, bytes);
+}
+
 export function encodeAbort(out: Outbox, id: number): void {
   out.fields.push(OP_ABORT, id);
 }
@@ -310,6 +317,7 @@ export type ToWorker =
   | { op: typeof OP_REQUEST; id: number; request: RequestFields; next: number }
   | { op: typeof OP_ACK; id: number; bytes: number; next: number }
   | { op: typeof OP_CANCEL | typeof OP_ABORT; id: number; next: number }
+  | { op: typeof OP_RECEIVED; bytes: number; next: number }
   | { op: typeof OP_WS_OPEN; id: number; next: number }
   | { op: typeof OP_WS_MESSAGE; id: number; binary: boolean; payload: Uint8Array; next: number }
   | { op: typeof OP_WS_PING | typeof OP_WS_PONG; id: number; payload: Uint8Array; next: number }
@@ -343,6 +351,8 @@ export function decodeToWorker(f: unknown[], i: number, message: Message): ToWor
     case OP_ACK:
     case OP_WS_ACK:
       return { op, id: f[i + 1] as number, bytes: f[i + 2] as number, next: i + 3 };
+    case OP_RECEIVED:
+      return { op, bytes: f[i + 1] as number, next: i + 2 };
     case OP_CANCEL:
     case OP_ABORT:
     case OP_WS_OPEN:

@@ -18,6 +18,7 @@ import { NodeTunnels } from "./node-tunnel.ts";
 import {
   OP_ABORT,
   OP_ACK,
+  OP_RECEIVED,
   OP_CANCEL,
   OP_REQUEST,
   OP_TUNNEL_ACK,
@@ -49,6 +50,7 @@ const host: AppCallHost = {
   finished(appCall) {
     appCalls.delete(appCall.id);
   },
+  inTransit: 0,
 };
 
 function scheduleFlush(): void {
@@ -146,6 +148,9 @@ function receive(message: Message): void {
       const appCall = new AppCall(host, op.id, op.request);
       appCalls.set(op.id, appCall);
       runApp(appCall);
+    } else if (op.op === OP_RECEIVED) {
+      host.inTransit -= op.bytes;
+      for (const appCall of appCalls.values()) appCall.wakeIfFree();
     } else if (op.op === OP_ACK) {
       appCalls.get(op.id)?.ack(op.bytes);
     } else if (op.op === OP_CANCEL) {
