@@ -317,7 +317,7 @@ export class AppCall {
     // stream asked for afterwards fails (released) instead of reading a closed number.
     const r = this.request;
     if (this.bodyFile === null && r.bodyFd !== null) this.bodyFile = openBodyFile(r.bodyFd, r.bodyLength);
-    this.bodyFile?.release();
+    this.bodyFile?.close();
   }
 
   private finish(): void {

@@ -3,12 +3,12 @@
 //
 // The file has no name (src/server/spill-file.ts: nothing survives a crash); the server hands
 // this Worker a descriptor of its own (Workers share the process's fd table), and this Worker
-// closes it exactly once: at release() (the exchange ended, however) or when the body was read to
+// closes it exactly once: at close() (the app call ended, however) or when the body was read to
 // its end. Never the server's descriptor, so a late read cannot hit a number the server reused.
 //
 // The server reuses its body files (src/server/body-files.ts): a file may be longer than this
 // body (what follows is an earlier request's), and once this request's app call ends the same
-// file may be refilled with another client's body. So reads stop at `length`, and release()
+// file may be refilled with another client's body. So reads stop at `length`, and close()
 // (called by the app call as it ends, before the server can hear of the end) closes the
 // descriptor for good: a late read fails instead of seeing someone else's bytes.
 //
@@ -16,14 +16,14 @@
 // in the page cache and a read is a memory copy (~25 µs per MiB here). Async fs in Bun sends each
 // read to its thread pool and back: two thread wake-ups per chunk, which cost more CPU than the
 // copy and took a third of an upload's CPU time on a 2-core machine. Synchronous reads also mean
-// no read is ever in flight when release() runs.
+// no read is ever in flight when close() runs.
 import { closeSync, readSync } from "node:fs";
 import { BODY_FILE_READ_SIZE } from "./limits.ts";
 
 export interface BodyFile {
   readonly stream: ReadableStream<Uint8Array>;
   /** The app call ended: close the file; any later read fails. */
-  release(): void;
+  close(): void;
 }
 
 /** The body in the file behind `descriptor` (now this Worker's), `length` bytes from its start. */
@@ -31,7 +31,7 @@ export function openBodyFile(descriptor: number, length: number): BodyFile {
   let fd = descriptor;
   let position = 0;
   let released = false;
-  const close = (): void => {
+  const closeDescriptor = (): void => {
     if (fd >= 0) closeSync(fd);
     fd = -1;
   };
@@ -41,7 +41,7 @@ export function openBodyFile(descriptor: number, length: number): BodyFile {
         if (released) throw new Error("the request body can no longer be read: its response has ended");
         const wanted = Math.min(BODY_FILE_READ_SIZE, length - position);
         if (wanted <= 0) {
-          close();
+          closeDescriptor();
           controller.close();
           return;
         }
@@ -55,22 +55,22 @@ export function openBodyFile(descriptor: number, length: number): BodyFile {
             got += n;
           }
         } catch (error) {
-          close();
+          closeDescriptor();
           throw error;
         }
         position += got;
         controller.enqueue(buffer);
       },
-      cancel: close,
+      cancel: closeDescriptor,
     },
     // Pull on demand only: no read ahead of what the app asks for.
     { highWaterMark: 0 },
   );
   return {
     stream,
-    release() {
+    close() {
       released = true;
-      close();
+      closeDescriptor();
     },
   };
 }

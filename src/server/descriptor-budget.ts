@@ -87,11 +87,11 @@ export class DescriptorBudget {
       return false;
     }
     this.held++;
-    socket.once("close", () => this.release());
+    socket.once("close", () => this.connectionGone());
     return true;
   }
 
-  private release(): void {
+  private connectionGone(): void {
     this.held--;
     if (this.refusing && this.held < this.budget * HYSTERESIS) {
       this.refusing = false;

@@ -72,7 +72,7 @@ export class OutputBuffer {
         return false;
       }
     }
-    if (n >= RELEASE_AFTER_SPILL_MIN) release(bytes);
+    if (n >= RELEASE_AFTER_SPILL_MIN) freeNow(bytes);
     return true;
   }
 
@@ -134,7 +134,7 @@ export class OutputBuffer {
 }
 
 /** Frees a chunk's memory now if the chunk is the whole of its buffer (see RELEASE_AFTER_SPILL_MIN). */
-function release(bytes: Uint8Array): void {
+function freeNow(bytes: Uint8Array): void {
   const buffer = bytes.buffer;
   if (bytes.byteOffset === 0 && buffer.byteLength === bytes.byteLength && buffer instanceof ArrayBuffer && !buffer.resizable) {
     buffer.transfer(0);
