@@ -412,9 +412,12 @@ export class WorkerPool {
       return;
     }
     old.drainTimer = setTimeout(() => {
-      const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true) + this.loseSockets(old, 1001, "the app was reloaded") + this.loseTunnels(old);
-      this.options.log(`worker ${old.index}: ${failed} request(s) still running on the replaced Worker after ${RELOAD_DRAIN_MS} ms were stopped`, "warning");
-      this.retire(old);
+      old.drainTimer = null;
+      // Requests get RELOAD_DRAIN_MS; WebSockets and tunnels stay on the old code until they close
+      // (the Worker stops with the last of them, or at shutdown).
+      const failed = this.failAll(old, STATUS_UNAVAILABLE, BODY_UNAVAILABLE, () => true);
+      if (failed > 0) this.options.log(`worker ${old.index}: ${failed} request(s) still running on the replaced Worker after ${RELOAD_DRAIN_MS} ms were stopped`, "warning");
+      if (this.drained(old)) this.retire(old);
     }, RELOAD_DRAIN_MS);
   }
 
