@@ -16,6 +16,11 @@ const APP = `import { message } from "./message.ts";
 export default async function handle(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
   if (path === "/spin") for (;;);
+  if (path === "/hang") {
+    request.signal.addEventListener("abort", () => (globalThis as { aborted?: boolean }).aborted = true);
+    return new Promise<Response>(() => {});
+  }
+  if (path === "/aborted") return new Response(String((globalThis as { aborted?: boolean }).aborted === true));
   if (path === "/slow") await new Promise((resolve) => setTimeout(resolve, 20));
   return new Response(message);
 }
@@ -92,6 +97,18 @@ describe("--worker-timeout", () => {
     const next = await fetch(`${tray.url}/`, { headers: { connection: "close" } });
     expect(next.status).toBe(200);
     expect(await next.text()).toBe("v0");
+  });
+});
+
+describe("--request-timeout", () => {
+  test("a request with no response head in time gets 503, the app sees request.signal abort, the connection serves on", async () => {
+    tray = await startTray(["--request-timeout=1", "app.ts"], { cwd: dir });
+    const started = Date.now();
+    const r = await fetch(`${tray.url}/hang`);
+    expect(r.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await (await fetch(`${tray.url}/aborted`)).text()).toBe("true");
+    expect(tray.stderr()).toMatch(/"GET \/hang HTTP\/1\.1" got 503 after 1\.\d s with no response \(--request-timeout=1\)/);
   });
 });
 
