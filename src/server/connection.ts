@@ -48,6 +48,11 @@ import type { ServerMetrics } from "./metrics.ts";
 /** Parsed requests a connection may hold before it stops reading the socket. */
 export const MAX_QUEUED_REQUESTS = 32;
 
+/** Bytes handed to the socket ahead of the kernel: past this, output waits in the response's
+ *  OutputBuffer (memory up to --outbuf-overflow, then a temp file) rather than in the runtime's
+ *  own buffer as well, so a client that stops reading holds --outbuf-overflow plus this. */
+export const SOCKET_WINDOW = 128 * 1024;
+
 /** Bytes parsed at a time between requests: at most this much of pipelined requests is parsed
  *  past the queue bound (a few hundred of the smallest). */
 export const PARSE_SLICE = 4 * 1024;
@@ -667,7 +672,7 @@ export class Connection {
     this.flushScheduled = false;
     if (this.state >= ConnectionState.Lingering) return;
     const socket = this.socket;
-    const limit = this.ctx.settings.buffers.outbufOverflow;
+    const limit = Math.min(this.ctx.settings.buffers.outbufOverflow, SOCKET_WINDOW);
     const parts: Uint8Array[] = [];
     let size = 0;
     let endAfter = false;
