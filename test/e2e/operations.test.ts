@@ -20,6 +20,15 @@ export default async function handle(request: Request): Promise<Response> {
     request.signal.addEventListener("abort", () => (globalThis as { aborted?: boolean }).aborted = true);
     return new Promise<Response>(() => {});
   }
+  if (path === "/grow") {
+    // Allocates ~40 MiB every 20 ms from a timer (the event loop turns), never answers; capped.
+    const kept: number[][] = [];
+    const timer = setInterval(() => {
+      if (kept.length >= 200) return clearInterval(timer);
+      for (let i = 0; i < 5; i++) kept.push(new Array(1_000_000).fill(i));
+    }, 20);
+    return new Promise<Response>(() => {});
+  }
   if (path === "/aborted") return new Response(String((globalThis as { aborted?: boolean }).aborted === true));
   if (path === "/slow") await new Promise((resolve) => setTimeout(resolve, 20));
   return new Response(message);
@@ -109,6 +118,18 @@ describe("--request-timeout", () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(await (await fetch(`${tray.url}/aborted`)).text()).toBe("true");
     expect(tray.stderr()).toMatch(/"GET \/hang HTTP\/1\.1" got 503 after 1\.\d s with no response \(--request-timeout=1\)/);
+  });
+});
+
+describe("--worker-max-memory", () => {
+  test("a handler allocating without bound: its Worker is replaced, the request gets 503 with a log line, the next one is served", async () => {
+    tray = await startTray(["--worker-max-memory=200", "app.ts"], { cwd: dir });
+    const started = Date.now();
+    const r = await fetch(`${tray.url}/grow`, { headers: { connection: "close" } });
+    expect(r.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(tray.stderr()).toMatch(/replaced \(memory\)/);
+    expect(await (await fetch(`${tray.url}/`)).text()).toBe("v0");
   });
 });
 
