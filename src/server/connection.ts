@@ -7,13 +7,14 @@
 // responses are written strictly in request order (RFC 9112 §9.3.2). Each response's wire bytes
 // come from its ResponseWriter (src/http/response-writer.ts: the one place framing is decided)
 // into its OutputBuffer; flush() moves the front response's bytes into the socket while the
-// socket holds less than --outbuf-overflow, acknowledges them to the pool (flow control), and
-// writes one turn's parts as one socket write.
+// socket holds less than SOCKET_WINDOW, acknowledges them to the pool (flow control), and writes
+// one turn's parts as one socket write.
 //
 // The connection itself is Open (reading requests), Closing (no more requests are read; those
 // queued are answered, then tray ends its side), Lingering (tray's side is ended; the client has
-// CLOSE_LINGER_MS to close its own, RFC 9112 §9.6) or Closed. Time comes from an injected clock
-// and deadlines are checked by tick(), so tests drive timeouts without sleeping.
+// CLOSE_LINGER_MS to close its own, RFC 9112 §9.6), Closed, or Upgraded (the app upgraded its last
+// request: a WebSocket session or a Node-style tunnel owns the socket now). Time comes from an
+// injected clock and deadlines are checked by tick(), so tests drive timeouts without sleeping.
 //
 // The socket is anything with ConnectionSocket's methods; attachSocket() (socket-adapter.ts)
 // routes a node:net socket's events to receive(), receiveEnd(), writable() and closed().
