@@ -19,7 +19,9 @@
 import { bodyAllowed, bodyLengthError } from "../http/response-writer.ts";
 import { openBodyFile, type BodyFile } from "./body-file.ts";
 import { BODY_APP_ERROR, DATA_PIECE_MAX, STATUS_APP_ERROR, TRANSIT_MAX } from "./limits.ts";
-import { encodeData, encodeEnd, encodeError, encodeHead, encodeResponse, encodeTunnelOpen, encodeWsUpgrade, type Outbox, type RequestFields } from "./protocol.ts";
+import { encodeData, encodeEnd, encodeError, encodeHead, encodeResponse, encodeWsUpgrade, type RequestFields } from "./protocol.ts";
+import { encodeTunnelOpen } from "./protocol-tunnel.ts";
+import { type Outbox } from "./outbox.ts";
 import type { WebSocketOptions } from "./types.ts";
 
 /** What an app call needs from the Worker it runs in. */

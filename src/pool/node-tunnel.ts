@@ -28,7 +28,7 @@ import {
   encodeTunnelReceived,
   encodeTunnelWrite,
   type TunnelToWorker,
-} from "./protocol.ts";
+} from "./protocol-tunnel.ts";
 
 export class TunnelSocket extends SocketLike {
   readonly id: number;

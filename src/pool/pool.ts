@@ -55,12 +55,6 @@ import {
   OP_WS_TERMINATE,
   OP_WS_UNSUBSCRIBE,
   OP_WS_UPGRADE,
-  OP_TUNNEL_DESTROY,
-  OP_TUNNEL_FINISH,
-  OP_TUNNEL_OPEN,
-  OP_TUNNEL_RECEIVED,
-  OP_TUNNEL_WRITE,
-  Outbox,
   decodeFromWorker,
   encodeAck,
   encodeAbort,
@@ -68,10 +62,6 @@ import {
   encodeCancel,
   encodeInit,
   encodeRequest,
-  encodeTunnelAck,
-  encodeTunnelClosed,
-  encodeTunnelData,
-  encodeTunnelEnd,
   encodeWsAck,
   encodeWsClosed,
   encodeWsMessage,
@@ -79,9 +69,23 @@ import {
   encodeWsPing,
   encodeWsPong,
   encodeWsTopicCount,
+} from "./protocol.ts";
+import {
+  OP_TUNNEL_DESTROY,
+  OP_TUNNEL_FINISH,
+  OP_TUNNEL_OPEN,
+  OP_TUNNEL_RECEIVED,
+  OP_TUNNEL_WRITE,
+  encodeTunnelAck,
+  encodeTunnelClosed,
+  encodeTunnelData,
+  encodeTunnelEnd,
+} from "./protocol-tunnel.ts";
+import {
+  Outbox,
   messageFields,
   type Message,
-} from "./protocol.ts";
+} from "./outbox.ts";
 import { HEARTBEAT_MS, Heartbeat } from "./heartbeat.ts";
 import { DEAD, PendingRequest, READY, STARTING, Slot, errorEventReason } from "./slot.ts";
 import type { PoolOptions, PoolRequest, PublishHandler, ResponseSink, TunnelPeer, WebSocketPeer } from "./types.ts";

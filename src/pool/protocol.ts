@@ -1,20 +1,7 @@
 // The message protocol between the main thread (pool.ts) and each Worker (worker.ts).
 //
-// Strategy: one postMessage per event-loop turn per direction, never one per request. Everything
-// queued during a turn goes into an Outbox as a flat list of fields: an op code followed by that
-// op's fields (layouts below), op after op. At the end of the turn the fields travel as ONE
-// JSON string — Bun clones a string far faster than an array of strings (measured ~3x on batches
-// of requests) — and body bytes travel beside it as transferred ArrayBuffers:
-//
-//   message = json                          when the batch carries no bytes
-//   message = [json, buffer1, buffer2, ...] otherwise, every buffer in the transfer list
-//
-// Bytes are referenced from the fields as three numbers BYTES = (buffer index into the message
-// array, offset, length); index 0 means "no bytes". Small chunks (<= SMALL_CHUNK_MAX) of a turn
-// share one buffer, so a batch of small responses costs one transfer, not one per response;
-// larger chunks get a buffer of their own. Outgoing bytes are always copied unless the caller
-// owns them outright: an app may enqueue the same Uint8Array on every request (an SSE keep-alive
-// constant), and transferring it would detach it under the app's feet.
+// Ops travel in batches, one message per turn per direction (outbox.ts says how). Each op is an
+// op code followed by its fields, with BYTES for body bytes.
 //
 // Every op has an encode function (appends its fields to an Outbox) and a decoder (reads them
 // back at an index into a received message's fields, returning a typed record and the index of
@@ -25,13 +12,13 @@
 // WebSocket ops (RFC 6455 connections the main thread upgraded; DESIGN.md §3): a WebSocket keeps
 // the id of the request that upgraded it, so it stays in its Worker's slot. Message payloads are
 // BYTES (text already checked as UTF-8 by the main thread); an opcode field holds RFC 6455's
-// opcode (1 text, 2 binary, 9 ping, 10 pong).
+// opcode (1 text, 2 binary, 9 ping, 10 pong). Node-style upgrades' byte tunnels have their ops in
+// protocol-tunnel.ts; the decoders here hand them over.
 import type { AppInterface } from "../app/interfaces.ts";
 import type { LogLevel } from "../server/log.ts";
-import { SMALL_CHUNK_MAX, SMALL_STAGING_SIZE } from "./limits.ts";
+import { EMPTY_BYTES, bytesAt, pushHeaders, type Message, type Outbox } from "./outbox.ts";
+import { decodeTunnelFromWorker, decodeTunnelToWorker, type TunnelFromWorker, type TunnelToWorker } from "./protocol-tunnel.ts";
 import type { PoolRequest, WebSocketOptions } from "./types.ts";
-
-export type Message = string | (string | ArrayBuffer)[];
 
 // --- op codes and layouts ----------------------------------------------------------------------
 
@@ -104,100 +91,6 @@ export const OP_WS_UNSUBSCRIBE = 45;
 export const OP_WS_PUBLISH = 46;
 /** [OP_WS_RECEIVED, id, bytes] — the app was handed `bytes` of messages (the main thread reads on). */
 export const OP_WS_RECEIVED = 47;
-
-const NO_BUFFER = new ArrayBuffer(0);
-
-/** The queue of one direction of one Worker's channel, drained once per turn by take(). */
-export class Outbox {
-  fields: unknown[] = [];
-  private buffers: ArrayBuffer[] = [];
-  private staging = new Uint8Array(SMALL_STAGING_SIZE);
-  private stagingUsed = 0;
-  /** Message index of the staging area's buffer in the current batch; 0 while unused. */
-  private stagingIndex = 0;
-
-  get empty(): boolean {
-    return this.fields.length === 0;
-  }
-
-  /** Appends BYTES for `chunk`. `owned`: the caller gives the chunk away, so a chunk that spans
-   *  its whole ArrayBuffer may be transferred instead of copied. */
-  pushBytes(chunk: Uint8Array, owned: boolean): void {
-    const length = chunk.byteLength;
-    if (length === 0) {
-      this.fields.push(0, 0, 0);
-      return;
-    }
-    if (length <= SMALL_CHUNK_MAX) {
-      if (this.stagingUsed + length > SMALL_STAGING_SIZE) this.sealStaging();
-      if (this.stagingIndex === 0) {
-        this.buffers.push(NO_BUFFER); // replaced by the sealed copy in sealStaging()
-        this.stagingIndex = this.buffers.length;
-      }
-      this.staging.set(chunk, this.stagingUsed);
-      this.fields.push(this.stagingIndex, this.stagingUsed, length);
-      this.stagingUsed += length;
-      return;
-    }
-    const whole = chunk.buffer;
-    let buffer: ArrayBuffer;
-    if (owned && whole instanceof ArrayBuffer && chunk.byteOffset === 0 && whole.byteLength === length && !whole.resizable) {
-      buffer = whole;
-    } else {
-      // An explicit copy (Buffer#slice would return a view of the same, possibly pooled, memory);
-      // %TypedArray%.prototype.slice on a plain Uint8Array view copies without zero-filling first.
-      buffer = new Uint8Array(chunk.buffer, chunk.byteOffset, length).slice().buffer;
-    }
-    this.buffers.push(buffer);
-    this.fields.push(this.buffers.length, 0, length);
-  }
-
-  /** The batch as one message plus its transfer list; the outbox is empty afterwards. */
-  take(): { message: Message; transfer: ArrayBuffer[] } {
-    this.sealStaging();
-    const json = JSON.stringify(this.fields);
-    this.fields = [];
-    if (this.buffers.length === 0) return { message: json, transfer: this.buffers };
-    const transfer = this.buffers;
-    this.buffers = [];
-    return { message: [json, ...transfer], transfer };
-  }
-
-  private sealStaging(): void {
-    if (this.stagingIndex === 0) return;
-    // A right-sized copy: the staging area is reused, and a receiver that keeps one small view
-    // alive pins only this turn's small chunks.
-    this.buffers[this.stagingIndex - 1] = this.staging.slice(0, this.stagingUsed).buffer;
-    this.stagingIndex = 0;
-    this.stagingUsed = 0;
-  }
-}
-
-
-/** The fields of a received message. */
-export function messageFields(message: Message): unknown[] {
-  return JSON.parse(typeof message === "string" ? message : (message[0] as string)) as unknown[];
-}
-
-/** The bytes a BYTES triple refers to (a view into a transferred buffer; the receiver owns it). */
-export function messageBytes(message: Message, index: number, offset: number, length: number): Uint8Array {
-  if (index === 0 || typeof message === "string") return new Uint8Array(0);
-  return new Uint8Array(message[index] as ArrayBuffer, offset, length);
-}
-
-/** BYTES at f[at..at+2], or null for "no bytes" (index 0). */
-function bytesAt(f: unknown[], at: number, message: Message): Uint8Array | null {
-  const index = f[at] as number;
-  return index === 0 ? null : messageBytes(message, index, f[at + 1] as number, f[at + 2] as number);
-}
-
-const EMPTY_BYTES = new Uint8Array(0);
-
-/** Flat header fields: n, then n strings. */
-function pushHeaders(f: unknown[], headers: string[]): void {
-  f.push(headers.length);
-  for (let i = 0; i < headers.length; i++) f.push(headers[i]);
-}
 
 // --- main thread -> Worker ---------------------------------------------------------------------
 
@@ -567,119 +460,4 @@ export function decodeFromWorker(f: unknown[], i: number, message: Message): Fro
 
 function unknownOp(op: number, from: string): never {
   throw new Error(`bug: unknown op ${op} from ${from}`);
-}
-
-// --- Node-style upgrades: byte tunnels ------------------------------------------------------------
-//
-// A Node-style app's http.Server 'upgrade' listener (the `ws` package, engine.io) takes the raw
-// socket and speaks the new protocol itself, 101 head included: the main thread only relays
-// bytes (src/server/tunnel.ts <-> src/pool/node-tunnel.ts). A tunnel keeps the id of the request
-// that became one. Flow control both ways: the Worker holds the app's writes once
-// TUNNEL_WRITE_WINDOW bytes are not yet acknowledged (OP_TUNNEL_ACK), and the main thread stops
-// reading the client once TUNNEL_READ_AHEAD bytes are not yet taken by the app (OP_TUNNEL_RECEIVED).
-
-// main thread -> Worker
-/** [OP_TUNNEL_DATA, id, BYTES] — bytes from the client. */
-export const OP_TUNNEL_DATA = 50;
-/** [OP_TUNNEL_END, id] — the client ended its side (FIN): the socket's 'end'. */
-export const OP_TUNNEL_END = 51;
-/** [OP_TUNNEL_CLOSED, id] — the connection is gone (client, timeout, shutdown): the socket's 'close'. */
-export const OP_TUNNEL_CLOSED = 52;
-/** [OP_TUNNEL_ACK, id, bytes] — `bytes` of the app's writes were handed to the client's socket. */
-export const OP_TUNNEL_ACK = 53;
-
-// Worker -> main thread
-/** [OP_TUNNEL_OPEN, id] — the 'upgrade' event took request id: no HTTP response follows, the
- *  connection is a byte tunnel from here (its first bytes are the app's own 101, usually). */
-export const OP_TUNNEL_OPEN = 60;
-/** [OP_TUNNEL_WRITE, id, BYTES] — the app wrote to the socket. */
-export const OP_TUNNEL_WRITE = 61;
-/** [OP_TUNNEL_FINISH, id] — the app ended its side (socket.end()): FIN after the written bytes. */
-export const OP_TUNNEL_FINISH = 62;
-/** [OP_TUNNEL_DESTROY, id] — the app destroyed the socket: the connection is cut. */
-export const OP_TUNNEL_DESTROY = 63;
-/** [OP_TUNNEL_RECEIVED, id, bytes] — the app took `bytes` of the client's bytes off the socket. */
-export const OP_TUNNEL_RECEIVED = 64;
-
-/** `chunk` is the caller's to give away (a Buffer the socket handed over). */
-export function encodeTunnelData(out: Outbox, id: number, chunk: Uint8Array): void {
-  out.fields.push(OP_TUNNEL_DATA, id);
-  out.pushBytes(chunk, false);
-}
-
-export function encodeTunnelEnd(out: Outbox, id: number): void {
-  out.fields.push(OP_TUNNEL_END, id);
-}
-
-export function encodeTunnelClosed(out: Outbox, id: number): void {
-  out.fields.push(OP_TUNNEL_CLOSED, id);
-}
-
-export function encodeTunnelAck(out: Outbox, id: number, bytes: number): void {
-  out.fields.push(OP_TUNNEL_ACK, id, bytes);
-}
-
-export function encodeTunnelOpen(out: Outbox, id: number): void {
-  out.fields.push(OP_TUNNEL_OPEN, id);
-}
-
-/** `owned`: nobody else holds the chunk (it may be transferred, not copied). */
-export function encodeTunnelWrite(out: Outbox, id: number, chunk: Uint8Array, owned: boolean): void {
-  out.fields.push(OP_TUNNEL_WRITE, id);
-  out.pushBytes(chunk, owned);
-}
-
-export function encodeTunnelFinish(out: Outbox, id: number): void {
-  out.fields.push(OP_TUNNEL_FINISH, id);
-}
-
-export function encodeTunnelDestroy(out: Outbox, id: number): void {
-  out.fields.push(OP_TUNNEL_DESTROY, id);
-}
-
-export function encodeTunnelReceived(out: Outbox, id: number, bytes: number): void {
-  out.fields.push(OP_TUNNEL_RECEIVED, id, bytes);
-}
-
-export type TunnelToWorker =
-  | { op: typeof OP_TUNNEL_DATA; id: number; chunk: Uint8Array; next: number }
-  | { op: typeof OP_TUNNEL_END | typeof OP_TUNNEL_CLOSED; id: number; next: number }
-  | { op: typeof OP_TUNNEL_ACK; id: number; bytes: number; next: number };
-
-export type TunnelFromWorker =
-  | { op: typeof OP_TUNNEL_OPEN | typeof OP_TUNNEL_FINISH | typeof OP_TUNNEL_DESTROY; id: number; next: number }
-  | { op: typeof OP_TUNNEL_WRITE; id: number; chunk: Uint8Array; next: number }
-  | { op: typeof OP_TUNNEL_RECEIVED; id: number; bytes: number; next: number };
-
-/** A tunnel op at f[i], or null when the op is not one. */
-export function decodeTunnelToWorker(f: unknown[], i: number, message: Message): TunnelToWorker | null {
-  const op = f[i] as number;
-  switch (op) {
-    case OP_TUNNEL_DATA:
-      return { op, id: f[i + 1] as number, chunk: bytesAt(f, i + 2, message) ?? EMPTY_BYTES, next: i + 5 };
-    case OP_TUNNEL_END:
-    case OP_TUNNEL_CLOSED:
-      return { op, id: f[i + 1] as number, next: i + 2 };
-    case OP_TUNNEL_ACK:
-      return { op, id: f[i + 1] as number, bytes: f[i + 2] as number, next: i + 3 };
-    default:
-      return null;
-  }
-}
-
-/** A tunnel op at f[i], or null when the op is not one. */
-export function decodeTunnelFromWorker(f: unknown[], i: number, message: Message): TunnelFromWorker | null {
-  const op = f[i] as number;
-  switch (op) {
-    case OP_TUNNEL_OPEN:
-    case OP_TUNNEL_FINISH:
-    case OP_TUNNEL_DESTROY:
-      return { op, id: f[i + 1] as number, next: i + 2 };
-    case OP_TUNNEL_WRITE:
-      return { op, id: f[i + 1] as number, chunk: bytesAt(f, i + 2, message) ?? EMPTY_BYTES, next: i + 5 };
-    case OP_TUNNEL_RECEIVED:
-      return { op, id: f[i + 1] as number, bytes: f[i + 2] as number, next: i + 3 };
-    default:
-      return null;
-  }
 }

@@ -7,7 +7,8 @@
 // when closeOnBackpressureLimit; otherwise it is queued and the answer is its byte count, or -1
 // when the queue is now past the limit; drain() fires once acknowledgements bring it back under.
 // A socket that is not open drops everything (0).
-import { encodeWsClose, encodeWsPublish, encodeWsSend, encodeWsSubscribe, encodeWsTerminate, encodeWsUnsubscribe, type Outbox } from "./protocol.ts";
+import { encodeWsClose, encodeWsPublish, encodeWsSend, encodeWsSubscribe, encodeWsTerminate, encodeWsUnsubscribe } from "./protocol.ts";
+import { type Outbox } from "./outbox.ts";
 import type { WebSocketOptions } from "./types.ts";
 
 /** RFC 6455 §5.2 opcodes the app can send. */

@@ -6,7 +6,7 @@
 // posted (`posted` marks the line). reload() puts fresh slots in place and the old ones are
 // retired (`retired`, `drainTimer`) until their last request settles.
 import type { Heartbeat } from "./heartbeat.ts";
-import { Outbox } from "./protocol.ts";
+import { Outbox } from "./outbox.ts";
 import type { ResponseSink, TunnelPeer, WebSocketPeer } from "./types.ts";
 
 /** A dispatched request the main thread still waits on. */

@@ -21,19 +21,23 @@ import {
   OP_RECEIVED,
   OP_CANCEL,
   OP_REQUEST,
-  OP_TUNNEL_ACK,
-  OP_TUNNEL_CLOSED,
-  OP_TUNNEL_DATA,
-  OP_TUNNEL_END,
-  Outbox,
   decodeInit,
   decodeToWorker,
   fatalMessage,
   loadFailedMessage,
-  messageFields,
   readyMessage,
-  type Message,
 } from "./protocol.ts";
+import {
+  OP_TUNNEL_ACK,
+  OP_TUNNEL_CLOSED,
+  OP_TUNNEL_DATA,
+  OP_TUNNEL_END,
+} from "./protocol-tunnel.ts";
+import {
+  Outbox,
+  messageFields,
+  type Message,
+} from "./outbox.ts";
 import { WebSockets } from "./websockets.ts";
 
 declare const self: Worker;

@@ -31,7 +31,6 @@ import {
   OP_WS_TOPIC_COUNT,
   OP_WS_UNSUBSCRIBE,
   OP_WS_UPGRADE,
-  Outbox,
   decodeFromWorker,
   decodeInit,
   decodeToWorker,
@@ -63,12 +62,15 @@ import {
   encodeWsUpgrade,
   fatalMessage,
   loadFailedMessage,
-  messageFields,
   readyMessage,
   type FromWorker,
-  type Message,
   type ToWorker,
 } from "../../src/pool/protocol.ts";
+import {
+  Outbox,
+  messageFields,
+  type Message,
+} from "../../src/pool/outbox.ts";
 import type { PoolRequest, WebSocketOptions } from "../../src/pool/types.ts";
 import { poolRequest } from "./helpers.ts";
 

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { AppCall } from "../../src/pool/app-call.ts";
 import type { AppCallHost } from "../../src/pool/app-call.ts";
 import { TRANSIT_MAX } from "../../src/pool/limits.ts";
-import { Outbox } from "../../src/pool/protocol.ts";
+import { Outbox } from "../../src/pool/outbox.ts";
 import { poolRequest } from "./helpers.ts";
 
 function host(): AppCallHost {

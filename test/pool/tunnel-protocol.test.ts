@@ -3,6 +3,14 @@
 // Worker, batched between other ops so each layout's length is checked too.
 import { describe, expect, test } from "bun:test";
 import {
+  decodeFromWorker,
+  decodeToWorker,
+  encodeCancel,
+  encodeEnd,
+  type FromWorker,
+  type ToWorker,
+} from "../../src/pool/protocol.ts";
+import {
   OP_TUNNEL_ACK,
   OP_TUNNEL_CLOSED,
   OP_TUNNEL_DATA,
@@ -12,11 +20,6 @@ import {
   OP_TUNNEL_OPEN,
   OP_TUNNEL_RECEIVED,
   OP_TUNNEL_WRITE,
-  Outbox,
-  decodeFromWorker,
-  decodeToWorker,
-  encodeCancel,
-  encodeEnd,
   encodeTunnelAck,
   encodeTunnelClosed,
   encodeTunnelData,
@@ -26,11 +29,12 @@ import {
   encodeTunnelOpen,
   encodeTunnelReceived,
   encodeTunnelWrite,
+} from "../../src/pool/protocol-tunnel.ts";
+import {
+  Outbox,
   messageFields,
-  type FromWorker,
   type Message,
-  type ToWorker,
-} from "../../src/pool/protocol.ts";
+} from "../../src/pool/outbox.ts";
 
 function decodeAll<T extends { next: number }>(out: Outbox, decode: (f: unknown[], i: number, m: Message) => T): T[] {
   const { message } = out.take();
