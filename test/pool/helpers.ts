@@ -1,5 +1,6 @@
 // Shared pieces of the pool tests: a pool on the fixture app, a request with defaults, and a sink
 // that records everything the pool tells it.
+import { messageFields, type Message, type Outbox } from "../../src/pool/outbox.ts";
 import { join } from "node:path";
 import { WorkerPool } from "../../src/pool/pool.ts";
 import type { PoolOptions, PoolRequest, ResponseSink } from "../../src/pool/types.ts";
@@ -188,4 +189,17 @@ export async function ackUntilDone(pool: WorkerPool, id: number, r: FlowReader, 
   } finally {
     clearInterval(timer);
   }
+}
+
+/** Everything an outbox holds, as the receiving side decodes it (protocol round trips). */
+export function roundTrip<T extends { next: number }>(out: Outbox, decode: (f: unknown[], i: number, m: Message) => T): T[] {
+  const { message } = out.take();
+  const f = messageFields(message);
+  const ops: T[] = [];
+  for (let i = 0; i < f.length; ) {
+    const op = decode(f, i, message);
+    ops.push(op);
+    i = op.next;
+  }
+  return ops;
 }

@@ -66,26 +66,10 @@ import {
   type FromWorker,
   type ToWorker,
 } from "../../src/pool/protocol.ts";
-import {
-  Outbox,
-  messageFields,
-  type Message,
-} from "../../src/pool/outbox.ts";
+import { Outbox, messageFields, type Message } from "../../src/pool/outbox.ts";
 import type { PoolRequest, WebSocketOptions } from "../../src/pool/types.ts";
-import { poolRequest } from "./helpers.ts";
+import { poolRequest, roundTrip } from "./helpers.ts";
 
-/** Everything an outbox holds, as the receiving side decodes it. */
-function roundTrip<T extends { next: number }>(out: Outbox, decode: (f: unknown[], i: number, m: Message) => T): T[] {
-  const { message } = out.take();
-  const f = messageFields(message);
-  const ops: T[] = [];
-  for (let i = 0; i < f.length; ) {
-    const op = decode(f, i, message);
-    ops.push(op);
-    i = op.next;
-  }
-  return ops;
-}
 
 const toWorker = (out: Outbox) => roundTrip<ToWorker>(out, decodeToWorker);
 const fromWorker = (out: Outbox) => roundTrip<FromWorker>(out, decodeFromWorker);

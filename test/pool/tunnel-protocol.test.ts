@@ -30,23 +30,10 @@ import {
   encodeTunnelReceived,
   encodeTunnelWrite,
 } from "../../src/pool/protocol-tunnel.ts";
-import {
-  Outbox,
-  messageFields,
-  type Message,
-} from "../../src/pool/outbox.ts";
+import { Outbox } from "../../src/pool/outbox.ts";
+import { roundTrip } from "./helpers.ts";
 
-function decodeAll<T extends { next: number }>(out: Outbox, decode: (f: unknown[], i: number, m: Message) => T): T[] {
-  const { message } = out.take();
-  const f = messageFields(message);
-  const ops: T[] = [];
-  for (let i = 0; i < f.length; ) {
-    const op = decode(f, i, message);
-    ops.push(op);
-    i = op.next;
-  }
-  return ops;
-}
+const decodeAll = roundTrip;
 
 const small = new Uint8Array([1, 2, 3]);
 const large = new Uint8Array(100_000).fill(7);
