@@ -182,9 +182,15 @@ export class WorkerPool {
 
   /** The slot holding request `id`: its own slot, or (after a reload) a retired one; null if settled. */
   private owner(id: number): Slot | null {
+    return this.holder(id, (slot) => slot.entries);
+  }
+
+  /** The slot whose `held(slot)` map has `id`: the id's own slot (id % threads), or after a
+   *  reload a retired one. Requests, WebSockets and tunnels are all found this way. */
+  private holder(id: number, held: (slot: Slot) => ReadonlyMap<number, unknown>): Slot | null {
     const slot = this.slots[id % this.slots.length];
-    if (slot.entries.has(id)) return slot;
-    if (this.retiring.size > 0) for (const old of this.retiring) if (old.entries.has(id)) return old;
+    if (held(slot).has(id)) return slot;
+    if (this.retiring.size > 0) for (const old of this.retiring) if (held(old).has(id)) return old;
     return null;
   }
 
@@ -253,19 +259,8 @@ export class WorkerPool {
     this.scheduleFlush();
   }
 
-  /** Open WebSockets across all Workers. */
-  get webSockets(): number {
-    let n = 0;
-    for (const slot of this.slots) n += slot.sockets.size;
-    for (const slot of this.retiring) n += slot.sockets.size;
-    return n;
-  }
-
   private socketOwner(id: number): Slot | null {
-    const slot = this.slots[id % this.slots.length];
-    if (slot.sockets.has(id)) return slot;
-    if (this.retiring.size > 0) for (const old of this.retiring) if (old.sockets.has(id)) return old;
-    return null;
+    return this.holder(id, (slot) => slot.sockets);
   }
 
   private retiredHolding(id: number): Slot | null {
@@ -325,19 +320,8 @@ export class WorkerPool {
     if (this.drained(slot)) this.retire(slot);
   }
 
-  /** Open tunnels across all Workers. */
-  get tunnels(): number {
-    let n = 0;
-    for (const slot of this.slots) n += slot.tunnels.size;
-    for (const slot of this.retiring) n += slot.tunnels.size;
-    return n;
-  }
-
   private tunnelOwner(id: number): Slot | null {
-    const slot = this.slots[id % this.slots.length];
-    if (slot.tunnels.has(id)) return slot;
-    if (this.retiring.size > 0) for (const old of this.retiring) if (old.tunnels.has(id)) return old;
-    return null;
+    return this.holder(id, (slot) => slot.tunnels);
   }
 
   /** The Worker took request `id`'s socket for an 'upgrade' listener: the request is over, the

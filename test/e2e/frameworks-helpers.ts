@@ -6,7 +6,8 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FIXTURES } from "./harness.ts";
+import { FIXTURES, startTray } from "./harness.ts";
+import type { Tray } from "./harness.ts";
 
 export const FRAMEWORKS_DIR = join(FIXTURES, "frameworks");
 
@@ -77,4 +78,10 @@ export async function ensureFrameworks(dir = FRAMEWORKS_DIR): Promise<InstallRes
       ? `npm could not be run (${result.output.trim().split("\n").pop()})`
       : `npm ci exited ${result.code}: ${npmErrorSummary(result.output)}`;
   return { ok: false, reason: `${why}; run \`npm ci\` in ${dir} by hand (it needs the npm registry)` };
+}
+
+/** One tray per app in the frameworks fixture (--threads=2), started side by side. */
+export async function startFrameworkTrays<A extends string>(apps: readonly A[]): Promise<Map<A, Tray>> {
+  const started = await Promise.all(apps.map((app) => startTray(["--threads=2", app], { cwd: FRAMEWORKS_DIR, timeoutMs: 60_000 })));
+  return new Map(apps.map((app, i) => [app, started[i]]));
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ROOT, startTray } from "./harness.ts";
 import type { Tray } from "./harness.ts";
 import { converse } from "./http-helpers.ts";
-import { FRAMEWORKS_DIR, INSTALL_TIMEOUT_MS, ensureFrameworks } from "./frameworks-helpers.ts";
+import { FRAMEWORKS_DIR, INSTALL_TIMEOUT_MS, ensureFrameworks, startFrameworkTrays } from "./frameworks-helpers.ts";
 
 const install = await ensureFrameworks();
 if (!install.ok) console.warn(`frameworks.test.ts: SKIPPED - the frameworks could not be installed: ${install.reason}`);
@@ -40,8 +40,7 @@ describe.skipIf(!ready)("framework apps from their own node_modules", () => {
   const at = (app: AppName) => trays.get(app)!;
 
   beforeAll(async () => {
-    const started = await Promise.all(APPS.map((app) => startTray(["--threads=2", app], { cwd: FRAMEWORKS_DIR, timeoutMs: 60_000 })));
-    APPS.forEach((app, i) => trays.set(app, started[i]));
+    for (const [app, tray] of await startFrameworkTrays(APPS)) trays.set(app, tray);
   }, INSTALL_TIMEOUT_MS);
 
   afterAll(async () => {

@@ -29,3 +29,14 @@ export function portOpen(port: number): Promise<boolean> {
     () => false,
   );
 }
+
+/** Polls `get` until `ok` holds for its value (bounded at 15 s): the app's own state, read over HTTP. */
+export async function waitFor<T>(get: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const value = await get();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
+    await Bun.sleep(25);
+  }
+}

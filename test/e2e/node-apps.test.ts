@@ -7,7 +7,7 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exchange, freePort, parseResponses, rawConnect, startTray, type Tray } from "./harness.ts";
-import { NODE_DIR, ensureNodeFixture, portOpen, trayEnv } from "./node-apps-helpers.ts";
+import { NODE_DIR, ensureNodeFixture, waitFor, portOpen, trayEnv } from "./node-apps-helpers.ts";
 
 const skipReason = await ensureNodeFixture();
 if (skipReason !== null) console.warn(`node-apps tests skipped: ${skipReason}`);
@@ -46,16 +46,6 @@ async function openReader(port: number): Promise<{ socket: Socket; text: () => s
       }),
     closed,
   };
-}
-
-async function waitFor<T>(get: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await get();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await Bun.sleep(25);
-  }
 }
 
 for (const [label, module] of [

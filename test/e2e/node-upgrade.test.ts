@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { exchange, parseResponses, rawConnect, startTray, type Tray } from "./harness.ts";
-import { NODE_DIR, ensureNodeFixture, trayEnv } from "./node-apps-helpers.ts";
+import { NODE_DIR, ensureNodeFixture, waitFor, trayEnv } from "./node-apps-helpers.ts";
 
 const skipReason = await ensureNodeFixture();
 if (skipReason !== null) console.warn(`node-upgrade tests skipped: ${skipReason}`);
@@ -38,16 +38,6 @@ async function client(script: string, args: string[]): Promise<Record<string, un
   const line = out.trim().split("\n").pop() ?? "";
   if (!line.startsWith("{")) throw new Error(`${script} printed no result; stderr: ${err.slice(0, 500)}`);
   return JSON.parse(line) as Record<string, unknown>;
-}
-
-async function waitFor<T>(get: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await get();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await Bun.sleep(50);
-  }
 }
 
 /** An upgrade request; a WebSocket one carries a valid handshake (tray refuses others itself, 400/426). */

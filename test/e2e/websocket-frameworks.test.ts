@@ -5,8 +5,8 @@
 // hono/deno's upgradeWebSocket (Deno.upgradeWebSocket).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect as netConnect } from "node:net";
-import { startTray, type Tray } from "./harness.ts";
-import { FRAMEWORKS_DIR, INSTALL_TIMEOUT_MS, ensureFrameworks } from "./frameworks-helpers.ts";
+import type { Tray } from "./harness.ts";
+import { INSTALL_TIMEOUT_MS, ensureFrameworks, startFrameworkTrays } from "./frameworks-helpers.ts";
 import { connect } from "./websocket-helpers.ts";
 
 const install = await ensureFrameworks();
@@ -19,8 +19,7 @@ describe.skipIf(!install.ok)("framework WebSocket apps", () => {
   const url = (app: string, path: string) => `ws://127.0.0.1:${trays.get(app)!.port}${path}`;
 
   beforeAll(async () => {
-    const started = await Promise.all(APPS.map((app) => startTray(["--threads=2", app], { cwd: FRAMEWORKS_DIR, timeoutMs: 60_000 })));
-    APPS.forEach((app, i) => trays.set(app, started[i]));
+    for (const [app, tray] of await startFrameworkTrays(APPS)) trays.set(app, tray);
   }, INSTALL_TIMEOUT_MS);
 
   afterAll(async () => {
