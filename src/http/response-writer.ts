@@ -178,10 +178,10 @@ export class ResponseWriter {
 }
 
 /** A whole response tray writes on its own behalf (errors, probes): head and body in one buffer. */
-export function wholeResponse(start: Omit<ResponseStart, "declaredLength">, body: Uint8Array): { bytes: Uint8Array; writer: ResponseWriter } {
+export function wholeResponse(start: Omit<ResponseStart, "declaredLength">, body: Uint8Array): Uint8Array {
   const writer = new ResponseWriter({ ...start, declaredLength: body.byteLength });
   const parts: Uint8Array[] = [writer.head()];
   writer.data(body, parts);
   writer.end(parts);
-  return { bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), writer };
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }

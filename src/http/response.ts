@@ -35,19 +35,28 @@ export interface ResponseHeadInit {
 /** Fields tray owns: an app's copy would contradict the framing tray chose (RFC 9112 §6.1, §9.6). */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "date", "server", "upgrade", "proxy-connection", "te", "trailer"]);
 
+/** RFC 9110 §5.1: field-name = token. */
+export function isFieldName(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) if (TCHAR[name.charCodeAt(i)] !== 1) return false;
+  return true;
+}
+
+/** RFC 9110 §5.5: no CR, LF, NUL or other CTL but HTAB, and one byte per character. */
+export function isFieldValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0xff || FIELD_VALUE_CHAR[c] !== 1) return false;
+  }
+  return true;
+}
+
 function checkName(name: string): void {
-  let ok = name.length > 0;
-  for (let i = 0; ok && i < name.length; i++) ok = TCHAR[name.charCodeAt(i)] === 1;
-  if (!ok) throw new ResponseHeaderError(`the app's response header name ${JSON.stringify(name)} is not a valid token`);
+  if (!isFieldName(name)) throw new ResponseHeaderError(`the app's response header name ${JSON.stringify(name)} is not a valid token`);
 }
 
 function checkValue(name: string, value: string): void {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c > 0xff || FIELD_VALUE_CHAR[c] !== 1) {
-      throw new ResponseHeaderError(`the app's response header ${name} has a value with a CR, LF, NUL or other control character`);
-    }
-  }
+  if (!isFieldValue(value)) throw new ResponseHeaderError(`the app's response header ${name} has a value with a CR, LF, NUL or other control character`);
 }
 
 export function serializeResponseHead(init: ResponseHeadInit): Uint8Array {

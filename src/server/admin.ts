@@ -50,7 +50,7 @@ function answer(status: number, contentType: string, body: string, ident: string
   // RFC 9111 §5.2.2.5: a probe's answer is about this moment; no cache may keep it.
   const headers = ["Content-Type", contentType, "Cache-Control", "no-store", ...extra];
   const start = { method: head.method, versionMinor: head.versionMinor, keepAlive: head.keepAlive, status, headers, date: httpDate(), server: ident };
-  return wholeResponse(start, Buffer.from(body, "utf8")).bytes;
+  return wholeResponse(start, Buffer.from(body, "utf8"));
 }
 
 /** The response to one admin request. */

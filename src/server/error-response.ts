@@ -16,5 +16,5 @@ export function errorBody(status: number, reason: string): string {
 export function errorResponse(status: number, reason: string, ident: string, keepAlive = false, versionMinor = 1, method = "GET", headers: string[] = []): Uint8Array {
   const body = Buffer.from(errorBody(status, reason), "utf8");
   const fields = ["Content-Type", "text/plain; charset=utf-8", ...headers];
-  return wholeResponse({ method, versionMinor, keepAlive, status, headers: fields, date: httpDate(), server: ident }, body).bytes;
+  return wholeResponse({ method, versionMinor, keepAlive, status, headers: fields, date: httpDate(), server: ident }, body);
 }

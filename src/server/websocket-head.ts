@@ -6,26 +6,12 @@
 // The handshake's own fields come from upgradeResponseHeaders; the app's extra fields (Bun's
 // upgrade(req, { headers })) follow, checked like any response field, minus those the handshake
 // owns. A field the app got wrong is the app's bug: it is left out and logged, the upgrade goes on.
-import { FIELD_VALUE_CHAR, TCHAR } from "../http/grammar.ts";
+import { isFieldName, isFieldValue } from "../http/response.ts";
 import { upgradeResponseHeaders, type UpgradeRequest } from "../http/websocket-handshake.ts";
 import { httpDate } from "./date.ts";
 
 /** Fields of the 101 that the handshake decides (§4.2.2 item 5), never the app. */
 const HANDSHAKE_FIELDS = new Set(["upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions", "content-length", "transfer-encoding", "date", "server"]);
-
-function validName(name: string): boolean {
-  if (name.length === 0) return false;
-  for (let i = 0; i < name.length; i++) if (TCHAR[name.charCodeAt(i)] !== 1) return false;
-  return true;
-}
-
-function validValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c > 0xff || FIELD_VALUE_CHAR[c] !== 1) return false;
-  }
-  return true;
-}
 
 /** "HTTP/1.1 101 Switching Protocols" with the handshake's fields, the app's, Server and Date.
  *  `extensions`: the negotiated Sec-WebSocket-Extensions value, or null. `refused` hears of each
@@ -38,7 +24,7 @@ export function switchingProtocolsHead(request: UpgradeRequest, extensions: stri
     const name = appHeaders[i];
     const value = appHeaders[i + 1];
     if (HANDSHAKE_FIELDS.has(name.toLowerCase())) continue;
-    if (!validName(name) || !validValue(value)) {
+    if (!isFieldName(name) || !isFieldValue(value)) {
       refused(name);
       continue;
     }
