@@ -251,19 +251,7 @@ export async function serve(options: Options): Promise<number> {
   } catch (err) {
     return startFailed(err, []);
   }
-  for (const l of listeners) log(`Serving on ${l.display}`, "info");
-
   let admin: AdminListener | null = null;
-  if (options.adminListen !== null && options.adminListen.kind === "tcp") {
-    try {
-      admin = await openAdminListener(options.adminListen, adminState, metrics!, options.ident);
-    } catch (err) {
-      return startFailed(err, listeners);
-    }
-    log(`Admin listener on ${admin.display} (/livez, /readyz, /metrics)`, "info");
-  }
-  adminState.serving = true;
-  notifyReady();
 
   // --reload watches the app's directory; the access log file is not a change to the app.
   let watcher: ReloadWatcher | null = null;
@@ -336,6 +324,20 @@ export async function serve(options: Options): Promise<number> {
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => drain.begin("SIGTERM", () => stop("SIGTERM")));
   process.on("SIGHUP", () => hangup.onSignal());
+
+  // Announced only now that the signal handlers are in place: a SIGTERM sent the moment
+  // "Serving on" appears must drain, not kill the process with the default action.
+  for (const l of listeners) log(`Serving on ${l.display}`, "info");
+  if (options.adminListen !== null && options.adminListen.kind === "tcp") {
+    try {
+      admin = await openAdminListener(options.adminListen, adminState, metrics!, options.ident);
+    } catch (err) {
+      return startFailed(err, listeners);
+    }
+    log(`Admin listener on ${admin.display} (/livez, /readyz, /metrics)`, "info");
+  }
+  adminState.serving = true;
+  notifyReady();
 
   return exited;
 }
